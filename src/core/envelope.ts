@@ -1,0 +1,192 @@
+/**
+ * The event envelope (DESIGN §4): the one JSON shape every event has on the wire, its input forms
+ * (camelCase, and seed 000's snake_case) and their normalisation.
+ */
+import { v7 as uuidv7 } from 'uuid'
+import { z } from 'zod'
+import { TidingsError } from './errors.js'
+
+/** Envelope schema version written into every event. */
+export const SCHEMA_VERSION = 1
+/** Default largest serialised envelope, in bytes. */
+export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+/** Most channels one event may name. */
+export const MAX_CHANNELS_PER_EVENT = 32
+
+/** Characters a channel name may use; `*` is added for patterns. */
+export const CHANNEL_RE = /^[A-Za-z0-9._:@/+=-]{1,200}$/
+/** A channel pattern: a channel name in which `*` matches any run of characters. */
+export const CHANNEL_PATTERN_RE = /^[A-Za-z0-9._:@/+=*-]{1,200}$/
+/** Event types are dotted words: `job.progress`, `provider.token.expiring`. */
+export const EVENT_TYPE_RE = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,15}$/
+/** Event ids (the dedup key) and tenants: safe in URLs, headers and SSE fields. */
+export const ID_RE = /^[A-Za-z0-9._:@-]{1,128}$/
+
+/** Job context carried by job lifecycle events. */
+export interface EventJobRef {
+  id: string
+  name: string
+  queue: string
+  attempt: number
+}
+
+/** A normalised event, as stored in the log and sent to clients. Null fields are always present. */
+export interface TidingsEvent {
+  id: string
+  schemaVersion: number
+  type: string
+  channels: string[]
+  tenant: string | null
+  key: string | null
+  occurredAt: string
+  data: unknown
+  job: EventJobRef | null
+  traceparent: string | null
+}
+
+const channelSchema = z.string().regex(CHANNEL_RE, 'invalid channel name: 1–200 characters of [A-Za-z0-9._:@/+=-]')
+const jsonValue: z.ZodType<unknown> = z.unknown()
+
+const jobRefSchema = z.strictObject({
+  id: z.string().regex(ID_RE),
+  name: z.string().regex(EVENT_TYPE_RE),
+  queue: z.string().regex(ID_RE),
+  attempt: z.number().int().min(0),
+})
+
+/** What a publisher sends in camelCase form; `id`, `occurredAt` and the null fields are optional. */
+export const publishInputSchema = z.strictObject({
+  id: z.string().regex(ID_RE, 'id must be 1–128 characters of [A-Za-z0-9._:@-]').optional(),
+  schemaVersion: z.literal(SCHEMA_VERSION).optional(),
+  type: z.string().regex(EVENT_TYPE_RE, 'type must be dotted words of [A-Za-z0-9_-], like job.progress'),
+  channels: z.array(channelSchema).min(1, 'an event needs at least one channel').max(MAX_CHANNELS_PER_EVENT),
+  tenant: z.string().regex(ID_RE, 'tenant must be 1–128 characters of [A-Za-z0-9._:@-]').nullable().optional(),
+  key: z.string().min(1).max(256).nullable().optional(),
+  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  data: jsonValue.optional(),
+  job: jobRefSchema.nullable().optional(),
+  traceparent: z.string().max(256).nullable().optional(),
+})
+
+/** Seed 000's snake_case form: `user_id` becomes channel `user:{user_id}`. */
+export const snakeInputSchema = z.strictObject({
+  event_id: z.string().regex(ID_RE, 'event_id must be 1–128 characters of [A-Za-z0-9._:@-]').optional(),
+  event_type: z.string().regex(EVENT_TYPE_RE, 'event_type must be dotted words of [A-Za-z0-9_-]'),
+  user_id: z.string().regex(ID_RE, 'user_id must be 1–128 characters of [A-Za-z0-9._:@-]'),
+  data: jsonValue.optional(),
+  occurred_at: z.iso.datetime({ offset: true }).optional(),
+})
+
+/** The camelCase publish input. */
+export type PublishInput = z.input<typeof publishInputSchema>
+/** Seed 000's snake_case input. */
+export type SnakeCaseInput = z.input<typeof snakeInputSchema>
+/** Anything `publish` accepts for one event. */
+export type EventInput = PublishInput | SnakeCaseInput
+
+/** Options for {@link normalizeEvent}. */
+export interface NormalizeOptions {
+  /** Largest serialised envelope in bytes. @defaultValue {@link DEFAULT_MAX_EVENT_BYTES} */
+  maxEventBytes?: number
+  /** Clock, for tests. */
+  now?: () => Date
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ')
+}
+
+/**
+ * Validates one event in either input form and returns the normalised envelope.
+ * Throws `TIDINGS_ERR_INVALID_EVENT`, `TIDINGS_ERR_INVALID_CHANNEL` or `TIDINGS_ERR_EVENT_TOO_LARGE`.
+ */
+export function normalizeEvent(input: unknown, options: NormalizeOptions = {}): TidingsEvent {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new TidingsError('TIDINGS_ERR_INVALID_EVENT', { detail: 'an event must be a JSON object' })
+  }
+  const now = options.now ?? (() => new Date())
+  let event: TidingsEvent
+  if ('event_type' in input || 'user_id' in input || 'event_id' in input) {
+    const parsed = snakeInputSchema.safeParse(input)
+    if (!parsed.success) throw invalid(parsed.error)
+    const s = parsed.data
+    event = {
+      id: s.event_id ?? uuidv7(),
+      schemaVersion: SCHEMA_VERSION,
+      type: s.event_type,
+      channels: [`user:${s.user_id}`],
+      tenant: null,
+      key: null,
+      occurredAt: toIso(s.occurred_at, now),
+      data: s.data ?? null,
+      job: null,
+      traceparent: null,
+    }
+  } else {
+    const parsed = publishInputSchema.safeParse(input)
+    if (!parsed.success) throw invalid(parsed.error)
+    const p = parsed.data
+    event = {
+      id: p.id ?? uuidv7(),
+      schemaVersion: SCHEMA_VERSION,
+      type: p.type,
+      channels: [...new Set(p.channels)],
+      tenant: p.tenant ?? null,
+      key: p.key ?? null,
+      occurredAt: toIso(p.occurredAt, now),
+      data: p.data ?? null,
+      job: p.job ?? null,
+      traceparent: p.traceparent ?? null,
+    }
+  }
+  const max = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES
+  const size = Buffer.byteLength(serializeEvent(event))
+  if (size > max) {
+    throw new TidingsError('TIDINGS_ERR_EVENT_TOO_LARGE', { detail: `event ${event.id} is ${size} bytes, the limit is ${max}` })
+  }
+  return event
+}
+
+function invalid(error: z.ZodError): TidingsError {
+  const channelIssue = error.issues.some((i) => i.path[0] === 'channels' && i.path.length === 2)
+  return new TidingsError(channelIssue ? 'TIDINGS_ERR_INVALID_CHANNEL' : 'TIDINGS_ERR_INVALID_EVENT', {
+    detail: formatIssues(error.issues),
+    details: error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+  })
+}
+
+function toIso(value: string | undefined, now: () => Date): string {
+  return value === undefined ? now().toISOString() : new Date(value).toISOString()
+}
+
+/** The envelope's canonical JSON (fixed key order, null fields present, one line). */
+export function serializeEvent(e: TidingsEvent): string {
+  return JSON.stringify({
+    id: e.id,
+    schemaVersion: e.schemaVersion,
+    type: e.type,
+    channels: e.channels,
+    tenant: e.tenant,
+    key: e.key,
+    occurredAt: e.occurredAt,
+    data: e.data,
+    job: e.job,
+    traceparent: e.traceparent,
+  })
+}
+
+/** Throws `TIDINGS_ERR_INVALID_CHANNEL` unless `name` is a valid channel (or, with `allowPattern`, pattern). */
+export function assertChannel(name: string, allowPattern = false): void {
+  const re = allowPattern ? CHANNEL_PATTERN_RE : CHANNEL_RE
+  if (!re.test(name)) {
+    throw new TidingsError('TIDINGS_ERR_INVALID_CHANNEL', { detail: `channel ${JSON.stringify(name.slice(0, 60))} is not valid` })
+  }
+}
+
+/** A new UUIDv7 (time-ordered) id. */
+export function newEventId(): string {
+  return uuidv7()
+}

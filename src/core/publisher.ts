@@ -1,0 +1,98 @@
+/**
+ * Publishing (DESIGN §3.5): validate, normalise, append, and resolve once the log holds the events.
+ * `strict` rejects when the log fails; `failOpen` (seed 000's mode) logs, counts and resolves.
+ */
+import { authorizePublish, type Principal } from './auth.js'
+import { normalizeEvent, type EventInput, type TidingsEvent } from './envelope.js'
+import { TidingsError, isTidingsError } from './errors.js'
+import { formatCursor, type EventLog } from './event-log.js'
+import type { Logger } from './logger.js'
+import type { TidingsMetrics } from './metrics.js'
+
+/** Default most events in one publish call. */
+export const DEFAULT_MAX_BATCH = 1000
+
+/** How a publish reacts when the log does not accept the events. */
+export type PublishMode = 'strict' | 'failOpen'
+
+/** Options of one publish call. */
+export interface PublishOptions {
+  /** @defaultValue `'strict'` */
+  mode?: PublishMode
+  /** Check the events against this principal's publish rights (the HTTP layer passes the caller's). */
+  principal?: Principal
+}
+
+/** One published event. */
+export interface Published {
+  readonly id: string
+  /** The event's position in the log; null when a `failOpen` publish failed. */
+  readonly position: string | null
+  /** `<epoch>.<position>`, usable as a `lastEventId`; null when a `failOpen` publish failed. */
+  readonly cursor: string | null
+  readonly event: TidingsEvent
+}
+
+/** Settings of a {@link Publisher}. */
+export interface PublisherOptions {
+  maxEventBytes?: number
+  /** @defaultValue {@link DEFAULT_MAX_BATCH} */
+  maxBatch?: number
+}
+
+/** Validates and appends events. */
+export class Publisher {
+  readonly #log: EventLog
+  readonly #metrics: TidingsMetrics
+  readonly #logger: Logger
+  readonly #maxEventBytes: number | undefined
+  readonly #maxBatch: number
+
+  constructor(log: EventLog, metrics: TidingsMetrics, logger: Logger, options: PublisherOptions = {}) {
+    this.#log = log
+    this.#metrics = metrics
+    this.#logger = logger
+    this.#maxEventBytes = options.maxEventBytes
+    this.#maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH
+  }
+
+  /** Validates every event first, so a bad one in a batch publishes none. */
+  prepare(inputs: readonly unknown[], principal?: Principal): TidingsEvent[] {
+    if (inputs.length > this.#maxBatch) {
+      throw new TidingsError('TIDINGS_ERR_BATCH_TOO_LARGE', { detail: `${inputs.length} events, the limit is ${this.#maxBatch}` })
+    }
+    return inputs.map((input, i) => {
+      try {
+        const event = normalizeEvent(input, { maxEventBytes: this.#maxEventBytes })
+        return principal ? authorizePublish(principal, event) : event
+      } catch (err) {
+        if (isTidingsError(err) && inputs.length > 1) {
+          throw new TidingsError(err.code, { detail: `event [${i}]`, cause: err, details: err.details })
+        }
+        throw err
+      }
+    })
+  }
+
+  /** Publishes one event or a batch; a batch is appended atomically where the engine allows, in order. */
+  async publish(input: EventInput | readonly EventInput[], options: PublishOptions = {}): Promise<Published[]> {
+    const events = this.prepare(Array.isArray(input) ? input : [input], options.principal)
+    if (events.length === 0) return []
+    const mode = options.mode ?? 'strict'
+    let positions: string[]
+    let epoch: string
+    try {
+      positions = await this.#log.append(events)
+      epoch = await this.#log.epoch()
+    } catch (err) {
+      this.#metrics.publishFailures.inc({ mode })
+      if (mode === 'failOpen') {
+        this.#logger.warn({ err, count: events.length, types: [...new Set(events.map((e) => e.type))] }, 'publish failed (failOpen: continuing)')
+        return events.map((event) => ({ id: event.id, position: null, cursor: null, event }))
+      }
+      throw isTidingsError(err) ? err : new TidingsError('TIDINGS_ERR_PUBLISH_FAILED', { cause: err })
+    }
+    this.#metrics.eventsAppended.inc(events.length)
+    return events.map((event, i) => ({ id: event.id, position: positions[i]!, cursor: formatCursor(epoch, positions[i]!), event }))
+  }
+}
