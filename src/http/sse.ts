@@ -29,6 +29,8 @@ export interface DeliveryStats {
   events: number
   bytes: number
   cuts: number
+  /** Largest queue any connection reached, in bytes. */
+  peakQueuedBytes: number
 }
 
 /** Headers of every SSE answer (DESIGN §4): no compression, no proxy buffering. */
@@ -123,6 +125,7 @@ export class SseConnection implements HubSubscriber {
       this.#queue.push(chunk)
       this.#queuedBytes += chunk.length
       this.#queuedEvents += events
+      if (this.#queuedBytes > this.#stats.peakQueuedBytes) this.#stats.peakQueuedBytes = this.#queuedBytes
       if (this.#queuedBytes > this.#limits.maxBufferBytes || this.#queuedEvents > this.#limits.maxBufferEvents) this.#cut()
       return
     }

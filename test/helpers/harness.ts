@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { after } from 'node:test'
 import { EventSource } from 'eventsource'
 import { SignJWT } from 'jose'
 import { createTidings, type Tidings, type TidingsOptions } from '../../src/tidings.js'
@@ -52,6 +53,12 @@ export interface RecordOptions {
   lastEventId?: string
 }
 
+const recorders = new Set<SseRecorder>()
+// A failed assertion must not leave a client reconnecting forever and the test process alive.
+after(() => {
+  for (const r of recorders) r.close()
+})
+
 /** An `eventsource` client that records every event of the given types. */
 export class SseRecorder {
   readonly events: Received[] = []
@@ -64,6 +71,7 @@ export class SseRecorder {
     const headers: Record<string, string> = {}
     if (options.token) headers.authorization = `Bearer ${options.token}`
     let first = true
+    recorders.add(this)
     this.es = new EventSource(url, {
       fetch: (input, init) => {
         const h: Record<string, string> = { ...(init.headers as Record<string, string>), ...headers }
@@ -116,6 +124,7 @@ export class SseRecorder {
 
   close(): void {
     this.es.close()
+    recorders.delete(this)
   }
 }
 

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { normalizeEvent, serializeEvent } from '../../src/core/envelope.js'
+import { isTidingsError } from '../../src/core/errors.js'
+
+const code = (fn: () => unknown): string => {
+  try {
+    fn()
+  } catch (err) {
+    if (isTidingsError(err)) return err.code
+    throw err
+  }
+  return 'no error'
+}
+
+describe('event envelope', () => {
+  it('fills id (UUIDv7), occurredAt and null fields', () => {
+    const e = normalizeEvent({ type: 'order.paid', channels: ['user:1'] })
+    assert.match(e.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    assert.equal(e.schemaVersion, 1)
+    assert.ok(!Number.isNaN(Date.parse(e.occurredAt)))
+    assert.deepEqual(
+      Object.keys(JSON.parse(serializeEvent(e))),
+      ['id', 'schemaVersion', 'type', 'channels', 'tenant', 'key', 'occurredAt', 'data', 'job', 'traceparent'],
+    )
+    assert.equal(e.tenant, null)
+    assert.equal(e.data, null)
+  })
+
+  it('keeps a caller-supplied id and normalises occurredAt to UTC', () => {
+    const e = normalizeEvent({ id: 'evt-1', type: 'a.b', channels: ['x'], occurredAt: '2026-01-20T02:30:00+01:00' })
+    assert.equal(e.id, 'evt-1')
+    assert.equal(e.occurredAt, '2026-01-20T01:30:00.000Z')
+  })
+
+  it("accepts seed 000's snake_case form and maps user_id to user:{id}", () => {
+    const e = normalizeEvent({
+      event_id: '01958f12-3456-7890-abcd-ef0123456789',
+      event_type: 'provider.token.expiring',
+      user_id: '01234567-89ab-cdef-0123-456789abcdef',
+      data: { provider_slug: 'plaid' },
+      occurred_at: '2026-01-20T02:30:00+00:00',
+    })
+    assert.equal(e.id, '01958f12-3456-7890-abcd-ef0123456789')
+    assert.equal(e.type, 'provider.token.expiring')
+    assert.deepEqual(e.channels, ['user:01234567-89ab-cdef-0123-456789abcdef'])
+    assert.deepEqual(e.data, { provider_slug: 'plaid' })
+    assert.equal(e.occurredAt, '2026-01-20T02:30:00.000Z')
+  })
+
+  it('deduplicates channels of one event', () => {
+    assert.deepEqual(normalizeEvent({ type: 'a', channels: ['x', 'y', 'x'] }).channels, ['x', 'y'])
+  })
+
+  it('rejects bad input with coded errors', () => {
+    assert.equal(code(() => normalizeEvent('nope')), 'TIDINGS_ERR_INVALID_EVENT')
+    assert.equal(code(() => normalizeEvent({ type: 'a' })), 'TIDINGS_ERR_INVALID_EVENT')
+    assert.equal(code(() => normalizeEvent({ type: 'a', channels: [] })), 'TIDINGS_ERR_INVALID_EVENT')
+    assert.equal(code(() => normalizeEvent({ type: 'a\nevent: x', channels: ['c'] })), 'TIDINGS_ERR_INVALID_EVENT')
+    assert.equal(code(() => normalizeEvent({ type: 'a\0', channels: ['c'] })), 'TIDINGS_ERR_INVALID_EVENT')
+    assert.equal(code(() => normalizeEvent({ type: 'a', channels: ['c\r\n'] })), 'TIDINGS_ERR_INVALID_CHANNEL')
+    assert.equal(code(() => normalizeEvent({ type: 'a', channels: ['has space'] })), 'TIDINGS_ERR_INVALID_CHANNEL')
+    assert.equal(code(() => normalizeEvent({ type: 'a', channels: ['c'], extra: 1 })), 'TIDINGS_ERR_INVALID_EVENT')
+    assert.equal(code(() => normalizeEvent({ type: 'a', channels: ['c'], occurredAt: 'yesterday' })), 'TIDINGS_ERR_INVALID_EVENT')
+    assert.equal(code(() => normalizeEvent({ event_type: 'a' })), 'TIDINGS_ERR_INVALID_EVENT')
+  })
+
+  it('enforces the size limit', () => {
+    const big = { type: 'a', channels: ['c'], data: 'x'.repeat(70_000) }
+    assert.equal(code(() => normalizeEvent(big)), 'TIDINGS_ERR_EVENT_TOO_LARGE')
+    assert.equal(normalizeEvent(big, { maxEventBytes: 100_000 }).type, 'a')
+    assert.equal(code(() => normalizeEvent({ type: 'a', channels: ['c'], data: 'x'.repeat(200) }, { maxEventBytes: 100 })), 'TIDINGS_ERR_EVENT_TOO_LARGE')
+  })
+})
