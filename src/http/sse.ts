@@ -33,13 +33,17 @@ export interface DeliveryStats {
   peakQueuedBytes: number
 }
 
-/** Headers of every SSE answer (DESIGN §4): no compression, no proxy buffering. */
+/**
+ * Headers of every SSE answer (DESIGN §4): no compression, no proxy buffering. On HTTP/1.x the body
+ * is sent unchunked and ends with the connection (`Connection: close`): the stream is the
+ * connection's only use anyway, and it saves chunk framing on every write of the fan-out path.
+ */
 export function sseHeaders(http2: boolean): Record<string, string> {
   return {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
-    ...(http2 ? {} : { connection: 'keep-alive' }),
+    ...(http2 ? {} : { connection: 'close' }),
   }
 }
 
@@ -72,7 +76,9 @@ export class SseConnection implements HubSubscriber {
 
   /** Sends the status line, headers and the `retry:` hint. */
   open(): void {
-    this.#res.writeHead(200, sseHeaders(this.#res.req.httpVersionMajor === 2))
+    const http2 = this.#res.req.httpVersionMajor === 2
+    if (!http2) this.#res.useChunkedEncodingByDefault = false
+    this.#res.writeHead(200, sseHeaders(http2))
     this.#res.write(`retry: ${this.#limits.retryMs}\n: connected\n\n`)
   }
 

@@ -1,0 +1,47 @@
+/**
+ * Bench hub: one Tidings server (memory engine, open auth) that publishes paced events on command.
+ * Each event carries its publish time (monotonic ns, comparable across processes on this machine).
+ * Driven over IPC by a suite: { cmd: 'publish', rate, ms } → { published }.
+ */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createTidings } from '../../src/tidings.js'
+
+const tidings = createTidings({ auth: { open: true }, http: { heartbeatMs: 60_000, maxConnectionsPerPrincipal: 1_000_000 } })
+const server = createServer(tidings.handler)
+server.listen(0, '127.0.0.1', async () => {
+  await tidings.ready()
+  process.send!({ ready: true, port: (server.address() as AddressInfo).port })
+})
+
+const PAD = 'x'.repeat(150)
+const TICK_MS = 5
+
+process.on('message', async (msg: { cmd: string; rate: number; ms: number; channel: string }) => {
+  if (msg.cmd === 'exit') {
+    await tidings.close()
+    process.exit(0)
+  }
+  if (msg.cmd !== 'publish') return
+  const start = performance.now()
+  const cpu = process.cpuUsage()
+  let published = 0
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - start
+      if (elapsed >= msg.ms) {
+        clearInterval(timer)
+        resolve()
+        return
+      }
+      const due = Math.min(1000, Math.floor((elapsed / 1000) * msg.rate) - published)
+      if (due <= 0) return
+      const t = String(process.hrtime.bigint())
+      const batch = Array.from({ length: due }, () => ({ type: 'bench.tick', channels: [msg.channel], data: { t, pad: PAD } }))
+      published += due
+      void tidings.publish(batch)
+    }, TICK_MS)
+  })
+  const used = process.cpuUsage(cpu)
+  process.send!({ published, cpu: (used.user + used.system) / 1000 / msg.ms })
+})
