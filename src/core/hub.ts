@@ -116,6 +116,9 @@ export class Hub {
   #dirty: Attached[] = []
 
   #epoch = ''
+  /** Bumped when the hub loses its place (epoch change, truncation); replays started before it are void. */
+  #generation = 0
+  #lastLoss: ResetReason = 'epoch'
   /** Newest position this hub has fanned out. */
   #position: string | null = null
   #started: Promise<void> | undefined
@@ -284,7 +287,12 @@ export class Hub {
   async #replay(a: Attached, from: string): Promise<void> {
     let pos = from
     let seen: Set<string> | null = null
+    const generation = this.#generation
     while (!a.closed) {
+      if (generation !== this.#generation) {
+        this.#reset(a, this.#lastLoss)
+        return
+      }
       if (this.#windowCovers(pos)) {
         this.#replayFromWindow(a, pos, seen)
         this.#goLive(a, from)
@@ -438,6 +446,8 @@ export class Hub {
       await new Promise((r) => setTimeout(r, this.#tailRetryMs))
       return
     }
+    this.#generation++
+    this.#lastLoss = reason
     this.#window = []
     this.#winStart = 0
     this.#winCount = 0
