@@ -71,6 +71,12 @@ export interface EventLog {
   /** Appends events in order and resolves, once they are durable, with their positions. */
   append(events: readonly TidingsEvent[]): Promise<string[]>
   /**
+   * Appends inside a transaction the caller holds (a `pg` client in `BEGIN`, for PostgreSQL): the
+   * events exist if and only if that transaction commits, and get their positions after it does.
+   * Engines without transactions leave it undefined.
+   */
+  appendInTransaction?(transaction: unknown, events: readonly TidingsEvent[]): Promise<void>
+  /**
    * Entries after `after` (exclusive; null = from the oldest retained), oldest first. A position
    * older than retention yields `truncated: true` and the oldest entries still retained.
    */

@@ -21,6 +21,11 @@ export interface PublishOptions {
   mode?: PublishMode
   /** Check the events against this principal's publish rights (the HTTP layer passes the caller's). */
   principal?: Principal
+  /**
+   * Publish inside the caller's own transaction (a `pg` client after `BEGIN` on the PostgreSQL
+   * engine): the events exist if and only if it commits. Resolves with `position: null`.
+   */
+  transaction?: unknown
 }
 
 /** One published event. */
@@ -79,6 +84,7 @@ export class Publisher {
     const events = this.prepare(Array.isArray(input) ? input : [input], options.principal)
     if (events.length === 0) return []
     const mode = options.mode ?? 'strict'
+    if (options.transaction !== undefined) return this.#publishInTransaction(events, options.transaction)
     let positions: string[]
     let epoch: string
     try {
@@ -94,5 +100,15 @@ export class Publisher {
     }
     this.#metrics.eventsAppended.inc(events.length)
     return events.map((event, i) => ({ id: event.id, position: positions[i]!, cursor: formatCursor(epoch, positions[i]!), event }))
+  }
+
+  async #publishInTransaction(events: TidingsEvent[], transaction: unknown): Promise<Published[]> {
+    if (this.#log.appendInTransaction === undefined) {
+      throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: `the ${this.#log.engine} engine cannot publish inside a transaction; drop the transaction option` })
+    }
+    // Strict whatever the mode: the caller's transaction decides, and must see the failure.
+    await this.#log.appendInTransaction(transaction, events)
+    this.#metrics.eventsAppended.inc(events.length)
+    return events.map((event) => ({ id: event.id, position: null, cursor: null, event }))
   }
 }
