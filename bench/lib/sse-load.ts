@@ -30,7 +30,7 @@ function open(port: number, channel: string, sampled: boolean, localAddress?: st
   return new Promise((resolve, reject) => {
     const s = connect({ port, host: '127.0.0.1', localAddress })
     sockets.push(s)
-    let carry = Buffer.alloc(0)
+    let carry: Buffer = Buffer.alloc(0)
     let text = ''
     let headers = false
     s.on('connect', () => s.write(`GET /v1/events?channel=${channel} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n`))
@@ -48,11 +48,10 @@ function open(port: number, channel: string, sampled: boolean, localAddress?: st
       if (sampled) {
         const now = process.hrtime.bigint()
         text += chunk.toString('latin1')
-        let end = text.lastIndexOf('\n\n')
+        const end = text.lastIndexOf('\n\n')
         if (end === -1) return
         for (const m of text.slice(0, end).matchAll(/"t":"(\d+)"/g)) latencies.push(Number(now - BigInt(m[1]!)) / 1e6)
         text = text.slice(end + 2)
-        end = 0
       }
     })
   })

@@ -47,15 +47,15 @@ async function rig(concurrency: number): Promise<Rig> {
     },
   })
   let done = 0
-  let waiter: { target: number; resolve: () => void } | null = null
+  const pending: { waiter: { target: number; resolve: () => void } | null } = { waiter: null }
   const sub = tidings.subscribe(['queue:default'], { maxBuffered: 10_000_000 })
   void (async () => {
     for await (const { event } of sub) {
       if (event.type !== 'job.succeeded') continue
       done++
-      if (waiter !== null && done >= waiter.target) {
-        const w = waiter
-        waiter = null
+      const w = pending.waiter
+      if (w !== null && done >= w.target) {
+        pending.waiter = null
         w.resolve()
       }
     }
@@ -63,7 +63,7 @@ async function rig(concurrency: number): Promise<Rig> {
   await new Promise((resolve) => setImmediate(resolve))
   r.succeeded = (n) => {
     const target = done + n
-    return done >= target ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { target, resolve }))
+    return done >= target ? Promise.resolve() : new Promise<void>((resolve) => (pending.waiter = { target, resolve }))
   }
   await tidings.startWorker({ concurrency })
   return r

@@ -1,20 +1,28 @@
 /**
- * `tidings dev` and `tidings serve`: the HTTP server around one Tidings instance.
+ * `tidings dev` and `tidings serve`: the HTTP server around one Tidings instance, with a worker and
+ * the scheduler in the same process (`dev` always, `serve` unless told `--no-worker`).
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { TidingsError } from '../core/errors.js'
+import type { AnyJobDefinition } from '../core/jobs/define.js'
+import type { Worker } from '../core/jobs/worker.js'
 import { createTidings, type Tidings } from '../tidings.js'
 import { readServerConfig, type ServerConfig } from './config.js'
+import { demoReport } from './demo-job.js'
 
 /** Interval of the demo publisher. */
 export const DEMO_INTERVAL_MS = 2_000
+/** Default concurrency of the worker a server runs. */
+export const DEFAULT_SERVER_WORKER_CONCURRENCY = 4
 
 /** A running server. */
 export interface RunningServer {
   readonly tidings: Tidings
   readonly server: Server
   readonly url: string
+  /** The in-process worker; null when started without one. */
+  readonly worker: Worker | null
   close(): Promise<void>
 }
 
@@ -25,6 +33,12 @@ export interface StartServerOptions {
   env?: NodeJS.ProcessEnv
   /** Where the loud warnings go. @defaultValue stderr */
   warn?: (line: string) => void
+  /** Job definitions to register (the CLI loads them from `--jobs <module>`); `dev` adds `demo.report`. */
+  jobs?: readonly AnyJobDefinition[]
+  /** Run a worker and the scheduler in this process. @defaultValue true */
+  worker?: boolean
+  /** Jobs the in-process worker runs at once. @defaultValue {@link DEFAULT_SERVER_WORKER_CONCURRENCY} */
+  concurrency?: number
 }
 
 /** Starts the server the CLI runs; resolves once it listens. */
@@ -48,6 +62,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     auth: open ? { open: true } : { jwt: config.jwt! },
     http: { cors: config.cors, page: options.mode === 'dev' || open },
     defaultMetrics: true,
+    jobDefinitions: [...(options.mode === 'dev' ? [demoReport] : []), ...(options.jobs ?? [])],
   })
   const server = createServer(tidings.handler)
   server.keepAliveTimeout = 65_000
@@ -59,6 +74,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`
   await tidings.ready()
+  let worker: Worker | null = null
+  if (options.worker !== false) {
+    worker = await tidings.startWorker({ concurrency: options.concurrency ?? DEFAULT_SERVER_WORKER_CONCURRENCY })
+    await tidings.scheduler.start()
+  }
   let demo: NodeJS.Timeout | undefined
   if (options.mode === 'dev' && config.demo) {
     let n = 0
@@ -67,11 +87,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       void tidings.publish({ type: 'demo.tick', channels: ['demo'], data: { n, at: new Date().toISOString() } }, { mode: 'failOpen' })
     }, DEMO_INTERVAL_MS)
   }
-  tidings.logger.info({ url, engine: tidings.log.engine, auth: open ? 'open' : 'jwt', demo: demo !== undefined }, 'tidings listening')
+  tidings.logger.info({ url, engine: tidings.log.engine, auth: open ? 'open' : 'jwt', demo: demo !== undefined, worker: worker?.id ?? null, jobs: tidings.registry.all().map((d) => d.name) }, 'tidings listening')
   return {
     tidings,
     server,
     url,
+    worker,
     async close() {
       clearInterval(demo)
       await tidings.close()

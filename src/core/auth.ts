@@ -4,7 +4,7 @@
  */
 import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import { z } from 'zod'
-import { channelMatches, patternCovers } from './channels.js'
+import { channelMatches, isPattern, patternCovers } from './channels.js'
 import type { TidingsEvent } from './envelope.js'
 import { TidingsError } from './errors.js'
 
@@ -20,15 +20,18 @@ export interface Principal {
   readonly subscribe: readonly string[]
   /** Channel patterns this principal may publish to. */
   readonly publish: readonly string[]
+  /** Job name patterns this principal may enqueue over HTTP (`tidings.enqueue` claim); none when absent. */
+  readonly enqueue?: readonly string[]
 }
 
 /** The principal of a server running without authentication (`tidings dev` with no secret). */
-export const OPEN_PRINCIPAL: Principal = Object.freeze({ sub: null, tenant: null, admin: true, subscribe: ['*'], publish: ['*'] })
+export const OPEN_PRINCIPAL: Principal = Object.freeze({ sub: null, tenant: null, admin: true, subscribe: ['*'], publish: ['*'], enqueue: ['*'] })
 
 const tidingsClaimSchema = z.object({
   subscribe: z.array(z.string().max(200)).max(200).optional(),
   publish: z.array(z.string().max(200)).max(200).optional(),
   admin: z.boolean().optional(),
+  enqueue: z.array(z.string().max(200)).max(200).optional(),
 })
 
 /** Builds the principal a verified JWT payload describes. */
@@ -46,12 +49,50 @@ export function principalFromClaims(payload: JWTPayload): Principal {
     admin: claim.admin === true,
     subscribe: Object.freeze(claim.subscribe ?? defaults),
     publish: Object.freeze(claim.publish ?? []),
+    enqueue: Object.freeze(claim.enqueue ?? []),
   })
 }
 
 /** True when the principal may follow `channel` (a name or a pattern). */
 export function canSubscribe(p: Principal, channel: string): boolean {
   return p.admin || p.subscribe.some((allowed) => patternCovers(allowed, channel))
+}
+
+/**
+ * An extra source of subscribe rights beyond the token's patterns: resolves true to let `principal`
+ * follow `channel` (an exact name; patterns are never granted this way). Jobs use it so that a
+ * job's owner may follow `job:{id}`.
+ */
+export type ChannelAuthorizer = (principal: Principal, channel: string) => boolean | Promise<boolean>
+
+/**
+ * Checks that the principal may follow every channel, asking `authorizers` about exact names its
+ * own rights do not cover, and returns the principal with the granted names added to its subscribe
+ * rights (what the hub checks at attach). Tenant isolation still applies on every delivery.
+ * Throws `TIDINGS_ERR_FORBIDDEN_CHANNEL`.
+ */
+export async function authorizeChannels(p: Principal, channels: readonly string[], authorizers: readonly ChannelAuthorizer[]): Promise<Principal> {
+  const granted: string[] = []
+  for (const c of channels) {
+    if (canSubscribe(p, c)) continue
+    let ok = false
+    if (!isPattern(c)) {
+      for (const authorize of authorizers) {
+        if (await authorize(p, c)) {
+          ok = true
+          break
+        }
+      }
+    }
+    if (!ok) throw new TidingsError('TIDINGS_ERR_FORBIDDEN_CHANNEL', { detail: `this token may not follow ${c}` })
+    granted.push(c)
+  }
+  return granted.length === 0 ? p : Object.freeze({ ...p, subscribe: Object.freeze([...p.subscribe, ...granted]) })
+}
+
+/** True when the principal may enqueue the job `name` over HTTP. */
+export function canEnqueue(p: Principal, name: string): boolean {
+  return p.admin || (p.enqueue ?? []).some((allowed) => channelMatches(allowed, name))
 }
 
 /** True when an event of `tenant` may reach the principal. Checked on every delivery. */

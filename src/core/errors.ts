@@ -40,6 +40,22 @@ export const ERROR_CODES = {
   TIDINGS_ERR_INVALID_CONFIG: { status: 500, message: 'Invalid configuration. Fix the option named in the message.' },
   TIDINGS_ERR_INSECURE_REFUSED: { status: 500, message: 'Refusing to serve without authentication. Set TIDINGS_JWT_SECRET (or a public key / JWKS URL), or pass --insecure for a throwaway server.' },
   TIDINGS_ERR_INTERNAL: { status: 500, message: 'Internal error. The server logged the details.' },
+  TIDINGS_ERR_UNKNOWN_JOB: { status: 400, message: 'No job of this name is defined in this process. Define it with defineJob (or load it with --jobs <module>) before enqueueing or scheduling it.' },
+  TIDINGS_ERR_INVALID_PAYLOAD: { status: 400, message: 'The payload does not match the job\'s schema. See details for the fields to fix.' },
+  TIDINGS_ERR_INVALID_JOB_OPTIONS: { status: 400, message: 'Invalid enqueue options: delay is milliseconds ≥ 0, runAt an ISO 8601 time, priority an integer from -1000 to 1000, key 1–256 characters.' },
+  TIDINGS_ERR_INVALID_JOB_DEFINITION: { status: 500, message: 'Invalid job definition. Fix the field named in the message (see docs/jobs.md#definejob).' },
+  TIDINGS_ERR_JOB_NOT_FOUND: { status: 404, message: 'No job with this id (it may have passed its retention). List jobs with GET /v1/jobs.' },
+  TIDINGS_ERR_JOB_NOT_CANCELLABLE: { status: 409, message: 'The job has already finished; there is nothing to cancel. Retry it to run it again.' },
+  TIDINGS_ERR_JOB_NOT_RETRYABLE: { status: 409, message: 'Only failed or cancelled jobs can be retried. Wait for the job to finish, or cancel it first.' },
+  TIDINGS_ERR_JOB_TIMEOUT: { status: 504, message: 'The attempt ran longer than the job\'s timeout and was aborted. Raise timeout in defineJob, or make the handler honour ctx.signal sooner.' },
+  TIDINGS_ERR_JOB_CANCELLED: { status: 409, message: 'The job was cancelled while it ran; its signal was aborted.' },
+  TIDINGS_ERR_JOB_LEASE_LOST: { status: 409, message: 'This worker no longer holds the job\'s lease (it expired and another worker took the job, or it ended elsewhere). Its outcome was not recorded; keep heartbeats within leaseMs.' },
+  TIDINGS_ERR_JOB_WORKER_LOST: { status: 500, message: 'The worker running the job stopped heartbeating (it died or stalled) and no attempt was left. Retry the job; check the worker\'s logs and memory.' },
+  TIDINGS_ERR_WORKER_SHUTDOWN: { status: 503, message: 'The worker is shutting down; the job was given back to the queue to run elsewhere.' },
+  TIDINGS_ERR_INVALID_SCHEDULE: { status: 400, message: 'Invalid schedule. cron is a 5-field pattern (or 6 with seconds first), timezone an IANA zone like Europe/Paris, name 1–128 characters of [A-Za-z0-9._:-].' },
+  TIDINGS_ERR_SCHEDULE_NOT_FOUND: { status: 404, message: 'No schedule with this name. List schedules with GET /v1/schedules.' },
+  TIDINGS_ERR_SCHEDULE_EXISTS: { status: 409, message: 'A schedule with this name exists. Change it with PATCH /v1/schedules/:name, or pick another name.' },
+  TIDINGS_ERR_SERVER_UNREACHABLE: { status: 503, message: 'The CLI could not reach the server. Start one (tidings dev), or point --url / TIDINGS_URL at it.' },
 } as const satisfies Record<string, ErrorDefinition>
 
 /** Every error code Tidings can produce. */

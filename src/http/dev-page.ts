@@ -1,6 +1,7 @@
 /**
  * The small page `tidings dev` serves at `/`: follow channels with the browser's own EventSource
- * and see events as they arrive; publish a test event. No build step, no CDN.
+ * and see events as they arrive; publish a test event; run the `demo.report` job and watch its
+ * progress bar fill from its `job.*` events on `queue:default`. No build step, no CDN.
  */
 export const devPageHtml = `<!doctype html>
 <html lang="en">
@@ -26,6 +27,12 @@ export const devPageHtml = `<!doctype html>
   #events .meta { color: #68707d; font-size: 12px; }
   #events pre { margin: 4px 0 0; white-space: pre-wrap; word-break: break-all; font-size: 12px; }
   #events li.reset .type { color: #c92a2a; }
+  #demo .bar { height: 14px; background: #eef0f3; border-radius: 7px; overflow: hidden; margin-top: 8px; }
+  #demo .fill { height: 100%; width: 0; background: #4263eb; transition: width .2s; }
+  #demo[data-status="succeeded"] .fill { background: #2f9e44; }
+  #demo[data-status="failed"] .fill, #demo[data-status="cancelled"] .fill { background: #c92a2a; }
+  .row { display: flex; gap: 8px; }
+  .row > * { flex: 1; }
 </style>
 </head>
 <body>
@@ -34,7 +41,7 @@ export const devPageHtml = `<!doctype html>
   <section>
     <form id="follow">
       <label for="channels">Channels (comma-separated; * is a wildcard)</label>
-      <input id="channels" name="channels" value="demo,broadcast">
+      <input id="channels" name="channels" value="demo,broadcast,queue:default">
       <button type="submit">Follow</button>
     </form>
     <ul id="events" aria-live="polite"></ul>
@@ -46,6 +53,17 @@ export const devPageHtml = `<!doctype html>
       <label for="pdata">Data (JSON)</label><textarea id="pdata" rows="4">{"hello":"world"}</textarea>
       <button type="submit">Publish</button>
       <div id="presult" class="meta"></div>
+    </form>
+    <form id="demo" data-status="idle">
+      <label>Run demo.report</label>
+      <div class="row">
+        <label for="dsteps">steps <input id="dsteps" type="number" min="1" max="1000" value="10"></label>
+        <label for="dstep">stepMs <input id="dstep" type="number" min="0" max="60000" value="400"></label>
+      </div>
+      <button type="submit" id="drun">Run demo.report</button>
+      <button type="button" id="dcancel" disabled>Cancel</button>
+      <div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0"><div class="fill" id="dfill"></div></div>
+      <div id="dstatus" class="meta">not started</div>
     </form>
   </section>
 </main>
@@ -104,6 +122,58 @@ export const devPageHtml = `<!doctype html>
     fetch('/v1/publish', { method: 'POST', headers: headers, body: JSON.stringify(body) })
       .then(function (r) { return r.json(); })
       .then(function (j) { document.getElementById('presult').textContent = j.error ? j.error.message : 'published ' + j.id; });
+  });
+  var demoJob = null;
+  var demo = document.getElementById('demo');
+  function demoShow(status, percent, text) {
+    demo.dataset.status = status;
+    if (percent !== null) {
+      document.getElementById('dfill').style.width = percent + '%';
+      demo.querySelector('.bar').setAttribute('aria-valuenow', String(percent));
+    }
+    document.getElementById('dstatus').textContent = text;
+    document.getElementById('dcancel').disabled = !(status === 'queued' || status === 'running');
+  }
+  var seenJobEvents = {};
+  function onJobEvent(type, ev) {
+    if (!ev || !ev.job) return;
+    if (ev.job.id !== demoJob) {
+      if (Object.keys(seenJobEvents).length > 200) seenJobEvents = {};
+      (seenJobEvents[ev.job.id] = seenJobEvents[ev.job.id] || []).push([type, ev]);
+      return;
+    }
+    var d = ev.data || {};
+    if (type === 'job.started') demoShow('running', 0, 'running (attempt ' + d.attempt + ')');
+    else if (type === 'job.progress') demoShow('running', d.percent === null ? 0 : d.percent, d.current + (d.total === null ? '' : '/' + d.total) + (d.message ? ' · ' + d.message : ''));
+    else if (type === 'job.succeeded') demoShow('succeeded', 100, 'succeeded: ' + JSON.stringify(d.result));
+    else if (type === 'job.failed') demoShow('failed', null, 'failed: ' + (d.error && d.error.message));
+    else if (type === 'job.cancelled') demoShow('cancelled', null, 'cancelled');
+  }
+  var showEvent = show;
+  show = function (type, e) {
+    showEvent(type, e);
+    if (type.indexOf('job.') === 0) { try { onJobEvent(type, JSON.parse(e.data)); } catch (_) {} }
+  };
+  function api(method, path, body) {
+    var headers = { 'content-type': 'application/json' };
+    if (token) headers.authorization = 'Bearer ' + token;
+    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) }).then(function (r) { return r.json(); });
+  }
+  demo.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var payload = { steps: Number(document.getElementById('dsteps').value), stepMs: Number(document.getElementById('dstep').value) };
+    demoShow('queued', 0, 'enqueueing…');
+    api('POST', '/v1/jobs', { name: 'demo.report', payload: payload }).then(function (j) {
+      if (j.error) { demoShow('failed', 0, j.error.message); return; }
+      demoJob = j.id;
+      demoShow('queued', 0, 'queued ' + j.id);
+      // The job's first events can arrive before this answer does.
+      (seenJobEvents[j.id] || []).forEach(function (p) { onJobEvent(p[0], p[1]); });
+      seenJobEvents = {};
+    });
+  });
+  document.getElementById('dcancel').addEventListener('click', function () {
+    if (demoJob) api('POST', '/v1/jobs/' + encodeURIComponent(demoJob) + '/cancel');
   });
   follow(document.getElementById('channels').value.split(',').map(function (s) { return s.trim(); }));
 })();

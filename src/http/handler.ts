@@ -3,7 +3,7 @@
  * metrics, OpenAPI and the dev page. Jobs and webhooks add their routes to the same router.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { canSubscribe, tenantAllows } from '../core/auth.js'
+import { authorizeChannels, tenantAllows, type ChannelAuthorizer } from '../core/auth.js'
 import { ChannelMatcher } from '../core/channels.js'
 import { assertChannel } from '../core/envelope.js'
 import { TidingsError } from '../core/errors.js'
@@ -87,10 +87,11 @@ export class HttpSurface {
   readonly #options: Required<Omit<HttpOptions, 'cors'>> & Pick<HttpOptions, 'cors'>
   readonly #connections = new Set<SseConnection>()
   readonly #perPrincipal = new Map<string, number>()
-  readonly #stats: DeliveryStats = { events: 0, bytes: 0, cuts: 0 }
-  readonly #reported: DeliveryStats = { events: 0, bytes: 0, cuts: 0 }
+  readonly #stats: DeliveryStats = { events: 0, bytes: 0, cuts: 0, peakQueuedBytes: 0 }
+  readonly #reported: DeliveryStats = { events: 0, bytes: 0, cuts: 0, peakQueuedBytes: 0 }
   #heartbeat: NodeJS.Timeout | undefined
   #closed = false
+  readonly #channelAuthorizers: ChannelAuthorizer[] = []
 
   constructor(deps: HttpDeps, options: HttpOptions = {}) {
     this.#deps = deps
@@ -132,9 +133,22 @@ export class HttpSurface {
     void this.#handle(req, res)
   }
 
+  /**
+   * Adds a source of subscribe rights for `GET /v1/events` and `GET /v1/history`, asked about each
+   * exact channel the caller's token does not cover (jobs let an owner follow `job:{id}`).
+   */
+  addChannelAuthorizer(authorize: ChannelAuthorizer): void {
+    this.#channelAuthorizers.push(authorize)
+  }
+
   /** Number of open SSE connections. */
   get connectionCount(): number {
     return this.#connections.size
+  }
+
+  /** The largest backlog any connection has queued, in bytes (bounded by `maxBufferBytes` plus one batch). */
+  get peakQueuedBytes(): number {
+    return this.#stats.peakQueuedBytes
   }
 
   /** Ends every SSE stream (clients reconnect elsewhere with their cursors) and stops the heartbeat. */
@@ -210,10 +224,7 @@ export class HttpSurface {
   async #events(ctx: RouteContext): Promise<void> {
     const { req, res, url } = ctx
     const channels = this.#channels(url)
-    const principal = await ctx.principal()
-    for (const c of channels) {
-      if (!canSubscribe(principal, c)) throw new TidingsError('TIDINGS_ERR_FORBIDDEN_CHANNEL', { detail: `this token may not follow ${c}` })
-    }
+    const principal = await authorizeChannels(await ctx.principal(), channels, this.#channelAuthorizers)
     const header = req.headers['last-event-id']
     const cursor = (typeof header === 'string' && header !== '' ? header : null) ?? url.searchParams.get('lastEventId') ?? null
     const limits = this.#options
@@ -282,10 +293,7 @@ export class HttpSurface {
   async #history(ctx: RouteContext): Promise<void> {
     const { url } = ctx
     const channels = this.#channels(url)
-    const principal = await ctx.principal()
-    for (const c of channels) {
-      if (!canSubscribe(principal, c)) throw new TidingsError('TIDINGS_ERR_FORBIDDEN_CHANNEL', { detail: `this token may not read ${c}` })
-    }
+    const principal = await authorizeChannels(await ctx.principal(), channels, this.#channelAuthorizers)
     const limitParam = url.searchParams.get('limit')
     const limit = limitParam === null ? DEFAULT_HISTORY_LIMIT : Number(limitParam)
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {

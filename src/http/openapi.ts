@@ -4,6 +4,21 @@
  */
 const errorRef = { $ref: '#/components/schemas/Error' }
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: errorRef } } })
+const jobRef = { $ref: '#/components/schemas/Job' }
+const scheduleRef = { $ref: '#/components/schemas/Schedule' }
+const jsonBody = (schema: object) => ({ required: true, content: { 'application/json': { schema } } })
+const jsonAnswer = (description: string, schema: object) => ({ description, content: { 'application/json': { schema } } })
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } }
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } }
+const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra })
+const jobError = { type: ['object', 'null'], required: ['message', 'code', 'stack'], properties: { message: { type: 'string' }, code: nullable('string'), stack: nullable('string') } }
+const scheduleFields = {
+  cron: { type: 'string', description: 'A croner pattern: 5 fields, or 6 with seconds first.', example: '0 9 * * 1-5' },
+  job: { type: 'string', description: 'The job each tick enqueues.' },
+  payload: { description: 'The job\'s payload, checked against its schema.' },
+  timezone: nullable('string', { description: 'IANA zone; null = UTC.', example: 'Europe/Paris' }),
+  enabled: { type: 'boolean', default: true },
+}
 const channelParam = {
   name: 'channel',
   in: 'query',
@@ -91,6 +106,52 @@ export const openApiDocument = {
         ],
       },
       Published: { type: 'object', required: ['id', 'cursor'], properties: { id: { type: 'string' }, cursor: { type: 'string' } } },
+      Job: {
+        type: 'object',
+        description: 'A job record (null fields present). See docs/jobs.md#records.',
+        required: ['id', 'name', 'queue', 'status', 'payload', 'priority', 'key', 'owner', 'attempts', 'maxAttempts', 'enqueuedAt', 'runAt', 'startedAt', 'finishedAt', 'durationMs', 'progress', 'result', 'error', 'workerId', 'leaseExpiresAt', 'cancelRequestedAt', 'updatedAt'],
+        properties: {
+          id: { type: 'string' },
+          name: { type: 'string', example: 'demo.report' },
+          queue: { type: 'string', example: 'default' },
+          status: { enum: ['delayed', 'queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled'] },
+          payload: {},
+          priority: { type: 'integer', minimum: -1000, maximum: 1000 },
+          key: nullable('string'),
+          owner: { type: ['object', 'null'], properties: { user: nullable('string'), tenant: nullable('string') } },
+          attempts: { type: 'integer' },
+          maxAttempts: { type: 'integer' },
+          enqueuedAt: { type: 'string', format: 'date-time' },
+          runAt: { type: 'string', format: 'date-time' },
+          startedAt: nullable('string', { format: 'date-time' }),
+          finishedAt: nullable('string', { format: 'date-time' }),
+          durationMs: nullable('integer'),
+          progress: {
+            type: ['object', 'null'],
+            properties: { current: { type: 'number' }, total: nullable('number'), percent: nullable('number'), message: nullable('string'), at: { type: 'string', format: 'date-time' } },
+          },
+          result: {},
+          error: jobError,
+          workerId: nullable('string'),
+          leaseExpiresAt: nullable('string', { format: 'date-time' }),
+          cancelRequestedAt: nullable('string', { format: 'date-time' }),
+          updatedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      Schedule: {
+        type: 'object',
+        required: ['name', 'cron', 'timezone', 'job', 'payload', 'enabled', 'lastRunAt', 'lastJobId', 'nextRunAt', 'revision', 'createdAt', 'updatedAt'],
+        properties: {
+          name: { type: 'string' },
+          ...scheduleFields,
+          lastRunAt: nullable('string', { format: 'date-time' }),
+          lastJobId: nullable('string'),
+          nextRunAt: nullable('string', { format: 'date-time' }),
+          revision: { type: 'integer' },
+          createdAt: { type: 'string', format: 'date-time' },
+          updatedAt: { type: 'string', format: 'date-time' },
+        },
+      },
     },
   },
   security: [{ bearer: [] }, { queryToken: [] }, { cookieToken: [] }],
@@ -168,6 +229,115 @@ export const openApiDocument = {
           '410': errorResponse('The cursor is from another epoch of the log.'),
         },
       },
+    },
+    '/v1/jobs': {
+      post: {
+        summary: 'Enqueue a job; the caller becomes its owner',
+        description: 'Needs a token whose `tidings.enqueue` patterns name the job (admins: any). A non-admin\'s `key` is scoped to the caller.',
+        requestBody: jsonBody({
+          type: 'object',
+          required: ['name'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', example: 'demo.report' },
+            payload: { description: 'Checked against the job\'s schema.', example: { steps: 5, stepMs: 500 } },
+            delay: { type: 'number', minimum: 0, description: 'Milliseconds from now.' },
+            runAt: { type: 'string', format: 'date-time' },
+            priority: { type: 'integer', minimum: -1000, maximum: 1000 },
+            key: { type: 'string', maxLength: 256, description: 'Dedup key.' },
+          },
+        }),
+        responses: {
+          '202': jsonAnswer('Enqueued.', {
+            type: 'object',
+            properties: {
+              id: { type: 'string' },
+              status: { type: 'string' },
+              created: { const: true },
+              followFrom: nullable('string', { description: 'A cursor from before the job existed: follow `job:{id}` with it as Last-Event-ID to see every event of the job.' }),
+              job: jobRef,
+            },
+          }),
+          '200': jsonAnswer('A retained job had the same key; nothing was enqueued (`created: false`).', { type: 'object' }),
+          '400': errorResponse('Unknown job, payload failing its schema, or bad options.'),
+          '401': errorResponse('No or bad token.'),
+          '403': errorResponse('The token may not enqueue this job.'),
+        },
+      },
+      get: {
+        summary: 'List jobs, newest first: the caller\'s own, or every job for an admin',
+        parameters: [
+          { name: 'status', in: 'query', required: false, schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true, description: 'Repeat or comma-separate.' },
+          { name: 'name', in: 'query', required: false, schema: { type: 'string' } },
+          { name: 'queue', in: 'query', required: false, schema: { type: 'string' } },
+          { name: 'user', in: 'query', required: false, schema: { type: 'string' }, description: 'Owner (admins only).' },
+          { name: 'tenant', in: 'query', required: false, schema: { type: 'string' }, description: 'Owner\'s tenant (admins only).' },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          { name: 'cursor', in: 'query', required: false, schema: { type: 'string' }, description: 'The `next` of the previous page.' },
+        ],
+        responses: {
+          '200': jsonAnswer('A page of jobs.', { type: 'object', properties: { jobs: { type: 'array', items: jobRef }, next: nullable('string') } }),
+          '400': errorResponse('Bad parameters.'),
+          '401': errorResponse('No or bad token.'),
+          '403': errorResponse('A token without `sub` that is not an admin.'),
+        },
+      },
+    },
+    '/v1/jobs/{id}': {
+      get: {
+        summary: 'One job (its owner or an admin)',
+        parameters: [idParam],
+        responses: { '200': jsonAnswer('The record.', jobRef), '401': errorResponse('No or bad token.'), '404': errorResponse('No such job, or not the caller\'s.') },
+      },
+    },
+    '/v1/jobs/{id}/cancel': {
+      post: {
+        summary: 'Cancel a job from any process (its owner or an admin)',
+        parameters: [idParam],
+        responses: {
+          '200': jsonAnswer('It was waiting and is now cancelled.', { type: 'object', properties: { outcome: { const: 'cancelled' }, job: jobRef } }),
+          '202': jsonAnswer('It is running: its worker was asked to stop it; `job.cancelled` follows.', { type: 'object', properties: { outcome: { const: 'requested' }, job: jobRef } }),
+          '404': errorResponse('No such job, or not the caller\'s.'),
+          '409': errorResponse('The job has already finished.'),
+        },
+      },
+    },
+    '/v1/jobs/{id}/retry': {
+      post: {
+        summary: 'Queue a failed or cancelled job again (its owner or an admin)',
+        parameters: [idParam],
+        responses: {
+          '202': jsonAnswer('Queued again with a fresh attempt count.', { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' }, job: jobRef } }),
+          '404': errorResponse('No such job, or not the caller\'s.'),
+          '409': errorResponse('The job is neither failed nor cancelled.'),
+        },
+      },
+    },
+    '/v1/schedules': {
+      get: {
+        summary: 'List cron schedules (admins)',
+        responses: { '200': jsonAnswer('Every schedule, by name.', { type: 'object', properties: { schedules: { type: 'array', items: scheduleRef } } }), '403': errorResponse('Not an admin.') },
+      },
+      post: {
+        summary: 'Create a cron schedule (admins)',
+        requestBody: jsonBody({ type: 'object', required: ['name', 'cron', 'job'], additionalProperties: false, properties: { name: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' }, ...scheduleFields } }),
+        responses: {
+          '201': jsonAnswer('Created.', scheduleRef),
+          '400': errorResponse('Invalid cron, time zone or name; unknown job; payload failing its schema.'),
+          '403': errorResponse('Not an admin.'),
+          '409': errorResponse('A schedule with this name exists.'),
+        },
+      },
+    },
+    '/v1/schedules/{name}': {
+      get: { summary: 'One schedule (admins)', parameters: [nameParam], responses: { '200': jsonAnswer('The schedule.', scheduleRef), '403': errorResponse('Not an admin.'), '404': errorResponse('No such schedule.') } },
+      patch: {
+        summary: 'Change, enable or disable a schedule (admins)',
+        parameters: [nameParam],
+        requestBody: jsonBody({ type: 'object', additionalProperties: false, properties: scheduleFields }),
+        responses: { '200': jsonAnswer('The changed schedule.', scheduleRef), '400': errorResponse('Invalid change.'), '403': errorResponse('Not an admin.'), '404': errorResponse('No such schedule.') },
+      },
+      delete: { summary: 'Delete a schedule (admins)', parameters: [nameParam], responses: { '204': { description: 'Deleted.' }, '403': errorResponse('Not an admin.'), '404': errorResponse('No such schedule.') } },
     },
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'The process answers.' } } } },
     '/readyz': { get: { summary: 'Readiness: the log answers', security: [], responses: { '200': { description: 'Ready.' }, '503': { description: 'The log does not answer.' } } } },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { describe, it } from 'node:test'
 import { MemoryEventLog } from '../../src/engines/memory/event-log.js'
-import { eventsUrl, postJson, SseRecorder, startTestServer } from '../helpers/harness.js'
+import { eventsUrl, SseRecorder, startTestServer } from '../helpers/harness.js'
 
 describe('resume, seam, reset and slow consumers', () => {
   for (const [label, windowSize] of [
