@@ -190,3 +190,45 @@ export function assertChannel(name: string, allowPattern = false): void {
 export function newEventId(): string {
   return uuidv7()
 }
+
+/** `occurredAt` as {@link normalizeEvent} writes it: `Date.prototype.toISOString()` in UTC. */
+const CANONICAL_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const ENVELOPE_KEYS = 10
+
+function isJobRef(v: unknown): v is EventJobRef {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  const j = v as Record<string, unknown>
+  return (
+    Object.keys(j).length === 4 &&
+    typeof j.id === 'string' && ID_RE.test(j.id) &&
+    typeof j.name === 'string' && EVENT_TYPE_RE.test(j.name) &&
+    typeof j.queue === 'string' && ID_RE.test(j.queue) &&
+    typeof j.attempt === 'number' && Number.isInteger(j.attempt) && j.attempt >= 0
+  )
+}
+
+/**
+ * True when `value` is already a normalised envelope, exactly as {@link normalizeEvent} returns it:
+ * the ten fields, valid values, no others. Engines use it on what they read back from storage, a
+ * fast path that spares the schema validation of events Tidings itself wrote; anything else goes
+ * through {@link normalizeEvent}.
+ */
+export function isEnvelope(value: unknown): value is TidingsEvent {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const e = value as Record<string, unknown>
+  if (Object.keys(e).length !== ENVELOPE_KEYS || !('data' in e)) return false
+  const channels = e.channels
+  if (!Array.isArray(channels) || channels.length < 1 || channels.length > MAX_CHANNELS_PER_EVENT) return false
+  for (const c of channels) if (typeof c !== 'string' || !CHANNEL_RE.test(c)) return false
+  if (channels.length > 1 && new Set(channels).size !== channels.length) return false
+  return (
+    typeof e.id === 'string' && ID_RE.test(e.id) &&
+    e.schemaVersion === SCHEMA_VERSION &&
+    typeof e.type === 'string' && EVENT_TYPE_RE.test(e.type) &&
+    (e.tenant === null || (typeof e.tenant === 'string' && ID_RE.test(e.tenant))) &&
+    (e.key === null || (typeof e.key === 'string' && e.key.length >= 1 && e.key.length <= 256)) &&
+    typeof e.occurredAt === 'string' && CANONICAL_TIME_RE.test(e.occurredAt) &&
+    (e.job === null || isJobRef(e.job)) &&
+    (e.traceparent === null || (typeof e.traceparent === 'string' && e.traceparent.length <= 256))
+  )
+}
