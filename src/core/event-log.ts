@@ -66,6 +66,12 @@ export interface EventLog {
   readonly capabilities: EventLogCapabilities
   /** Connects and creates what the engine needs. Idempotent. */
   ready(): Promise<void>
+  /**
+   * A position before every entry of any epoch (memory `0`, Redis `0-0`), when the engine has one:
+   * `read` and `tail` after it start at the log's first entry. The hub uses it to follow a
+   * recreated log from its very start; without it, from the head.
+   */
+  readonly origin?: string
   /** The current epoch: positions from another epoch are meaningless here. `[A-Za-z0-9_-]`, ≤ 40 chars. */
   epoch(): Promise<string>
   /** Appends events in order and resolves, once they are durable, with their positions. */

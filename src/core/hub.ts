@@ -440,7 +440,9 @@ export class Hub {
     this.#logger.warn({ reason }, 'hub lost its place in the log; resetting every subscriber')
     try {
       this.#epoch = await this.#log.epoch()
-      this.#position = await this.#log.head()
+      // A recreated log is followed from its very first entry, so events written in the new epoch
+      // before this hub noticed are delivered too; lost ones (truncation) cannot be.
+      this.#position = reason === 'epoch' && this.#log.origin !== undefined ? this.#log.origin : await this.#log.head()
     } catch (err) {
       this.#logger.warn({ err }, 'could not read the log head; retrying')
       await new Promise((r) => setTimeout(r, this.#tailRetryMs))

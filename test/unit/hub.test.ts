@@ -15,6 +15,7 @@ class RecreatableLog implements EventLog {
   readonly engine = 'recreatable'
   readonly capabilities = { filteredRead: true, durable: false }
   inner = new MemoryEventLog()
+  readonly origin = '0'
   #generation = 0
   async ready() {}
   epoch() {
@@ -75,7 +76,7 @@ class Collector implements HubSubscriber {
 const ev = (data: unknown): TidingsEvent => normalizeEvent({ type: 't.h', channels: ['h'], data })
 
 describe('hub', () => {
-  it('resets every live subscriber when the log is recreated, then keeps delivering', async () => {
+  it('resets every live subscriber when the log is recreated, then delivers the new log from its start', { timeout: 10_000 }, async () => {
     const log = new RecreatableLog()
     const hub = new Hub(log, new TidingsMetrics(), createLogger('silent'))
     const c = new Collector(['h'])
@@ -84,14 +85,17 @@ describe('hub', () => {
     await c.until(1)
     const oldEpoch = hub.epoch
     log.recreate()
-    await c.until(2)
-    assert.equal(c.got[1]!.event.type, 'tidings.reset')
-    assert.deepEqual(c.got[1]!.event.data, { reason: 'epoch', epoch: hub.epoch, cursor: null })
-    assert.notEqual(hub.epoch, oldEpoch)
+    // Written to the new log before the hub noticed the change: still delivered, after the reset.
     await log.append([ev(2)])
     await c.until(3)
+    assert.equal(c.got[1]!.event.type, 'tidings.reset')
+    assert.deepEqual(c.got[1]!.event.data, { reason: 'epoch', epoch: hub.epoch, cursor: `${hub.epoch}.0` })
+    assert.notEqual(hub.epoch, oldEpoch)
     assert.equal(c.got[2]!.event.data, 2)
-    assert.ok(c.got[2]!.cursor.startsWith(`${hub.epoch}.`))
+    await log.append([ev(3)])
+    await c.until(4)
+    assert.equal(c.got[3]!.event.data, 3)
+    assert.ok(c.got[3]!.cursor.startsWith(`${hub.epoch}.`))
     await hub.close()
   })
 

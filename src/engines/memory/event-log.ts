@@ -45,6 +45,7 @@ const POSITION_RE = /^(0|[1-9][0-9]{0,15})$/
 export class MemoryEventLog implements EventLog {
   readonly engine = 'memory'
   readonly capabilities: EventLogCapabilities = { filteredRead: true, durable: false }
+  readonly origin = '0'
   readonly #epoch = randomBytes(6).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')
   readonly #maxEvents: number
   readonly #maxAgeMs: number

@@ -136,6 +136,7 @@ interface Page {
 export class RedisEventLog implements EventLog {
   readonly engine = 'redis'
   readonly capabilities: EventLogCapabilities = { filteredRead: false, durable: true }
+  readonly origin = '0-0'
   /** The prefix of every key this log uses. */
   readonly prefix: string
   /** The keys this log uses. */
