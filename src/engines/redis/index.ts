@@ -1,4 +1,4 @@
-/** The Redis engine: the event log on a Stream, and the bridge for seed 000's pub/sub publishers. */
+/** The Redis engine: the event log on a Stream, the bridge for seed 000's pub/sub publishers, and the job queue. */
 export {
   RedisEventLog,
   redisLogKeys,
@@ -28,3 +28,13 @@ export {
   type IngestCounts,
 } from './ingest.js'
 export { EVENT_FIELD } from './scripts.js'
+export {
+  RedisJobQueue,
+  redisJobKeys,
+  redisLane,
+  DEFAULT_REDIS_JOB_RETENTION_MS,
+  DEFAULT_REDIS_LIST_SCAN,
+  DEFAULT_REDIS_JOB_BATCH,
+  type RedisJobQueueOptions,
+  type RedisJobKeys,
+} from './job-queue.js'
