@@ -17,6 +17,18 @@ export interface EventLogHarness {
   recreate(log: EventLog): Promise<EventLog>
   /** Runs after the suite. */
   cleanup?(): Promise<void>
+  /**
+   * For engines with `appendInTransaction`: opens a transaction of the kind it accepts (a `pg`
+   * client after `BEGIN` on PostgreSQL). Engines without transactions leave it out.
+   */
+  beginTransaction?(log: EventLog): Promise<HarnessTransaction>
+}
+
+/** A transaction the suite drives: `handle` goes to `appendInTransaction`. */
+export interface HarnessTransaction {
+  readonly handle: unknown
+  commit(): Promise<void>
+  rollback(): Promise<void>
 }
 
 function ev(type: string, channels: string[], data: unknown = null): TidingsEvent {
@@ -193,6 +205,55 @@ export function eventLogConformance(name: string, harness: EventLogHarness): voi
       assert.deepEqual(page.entries.map((e) => e.event.data), [0, 10])
       const rest = await log.read(page.next, { limit: 100, channels: { exact: ['rare:1'], patterns: [] } })
       assert.deepEqual(rest.entries.map((e) => e.event.data), [20, 30])
+    })
+
+    // DESIGN §2: commits that land out of the order their transactions began must all reach a
+    // reader that has already moved past the later one; a rolled-back event must never appear.
+    it('transactions committed out of order are all delivered; a rolled-back one never is', { timeout: 30_000 }, async (t) => {
+      const log = await create()
+      if (log.appendInTransaction === undefined || harness.beginTransaction === undefined) {
+        t.skip(`${name} has no appendInTransaction: each append is atomic in the engine, so commit order is position order`)
+        return
+      }
+      const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((x) => ev('t.tx', ['tx'], x)) as [TidingsEvent, TidingsEvent, TidingsEvent, TidingsEvent, TidingsEvent]
+      const ac = new AbortController()
+      const iter = log.tail(null, ac.signal)[Symbol.asyncIterator]()
+      const got: LogEntry[] = []
+      const until = async (event: TidingsEvent): Promise<void> => {
+        while (!got.some((x) => x.event.id === event.id)) {
+          const res = await iter.next()
+          assert.ok(!res.done, 'the tail ended early')
+          got.push(...res.value)
+        }
+      }
+      try {
+        const first = await harness.beginTransaction(log)
+        await log.appendInTransaction(first.handle, [a])
+        const second = await harness.beginTransaction(log)
+        await log.appendInTransaction(second.handle, [b])
+        const doomed = await harness.beginTransaction(log)
+        await log.appendInTransaction(doomed.handle, [c])
+        await second.commit()
+        await until(b)
+        await log.append([d])
+        await until(d)
+        // The reader is past b and d now; the transaction that began first commits only now.
+        await first.commit()
+        await doomed.rollback()
+        await log.append([e])
+        await until(e)
+        await until(a)
+      } finally {
+        ac.abort()
+        await iter.return?.()
+      }
+      const ids = got.map((x) => x.event.data)
+      assert.deepEqual([...ids].sort(), ['a', 'b', 'd', 'e'], 'each committed event once; the rolled-back one never')
+      assert.ok(ids.indexOf('b') < ids.indexOf('d'), 'b committed before d was appended')
+      for (let i = 1; i < got.length; i++) assert.ok(log.comparePositions(got[i - 1]!.position, got[i]!.position) < 0)
+      const { entries } = await readAll(log, null)
+      assert.deepEqual(entries.map((x) => x.event.data).sort(), ['a', 'b', 'd', 'e'])
+      assert.deepEqual(entries.find((x) => x.event.id === a.id)!.event, a)
     })
 
     it('rejects foreign positions', async () => {
