@@ -5,10 +5,12 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { TidingsError } from '../core/errors.js'
+import { createLogger } from '../core/logger.js'
 import type { AnyJobDefinition } from '../core/jobs/define.js'
 import type { Worker } from '../core/jobs/worker.js'
 import { createTidings, type Tidings } from '../tidings.js'
 import { readServerConfig, type ServerConfig } from './config.js'
+import { openEngines } from './engines.js'
 import { demoReport } from './demo-job.js'
 
 /** Interval of the demo publisher. */
@@ -46,9 +48,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const env = options.env ?? process.env
   const warn = options.warn ?? ((line: string) => process.stderr.write(line + '\n'))
   const config: ServerConfig = readServerConfig(env, options.mode === 'dev' ? '127.0.0.1' : '0.0.0.0')
-  if (config.backend !== 'memory') {
-    throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: `the ${config.backend} engine is not part of this build yet; unset TIDINGS_BACKEND (and the engine URL variables) to use memory` })
-  }
   let open = false
   if (config.jwt === null) {
     if (options.mode === 'serve' && !options.insecure) throw new TidingsError('TIDINGS_ERR_INSECURE_REFUSED')
@@ -58,7 +57,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     warn('  !!! Set TIDINGS_JWT_SECRET (32+ characters) to require tokens.')
     warn('')
   }
+  const logger = createLogger()
+  const engines = await openEngines(env, logger)
   const tidings = createTidings({
+    events: engines.events,
+    jobs: engines.jobs,
+    logger,
     auth: open ? { open: true } : { jwt: config.jwt! },
     http: { cors: config.cors, page: options.mode === 'dev' || open },
     defaultMetrics: true,
@@ -73,6 +77,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`
+  await engines.start()
   await tidings.ready()
   let worker: Worker | null = null
   if (options.worker !== false) {
@@ -87,7 +92,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       void tidings.publish({ type: 'demo.tick', channels: ['demo'], data: { n, at: new Date().toISOString() } }, { mode: 'failOpen' })
     }, DEMO_INTERVAL_MS)
   }
-  tidings.logger.info({ url, engine: tidings.log.engine, auth: open ? 'open' : 'jwt', demo: demo !== undefined, worker: worker?.id ?? null, jobs: tidings.registry.all().map((d) => d.name) }, 'tidings listening')
+  tidings.logger.info({ url, engine: engines.summary, auth: open ? 'open' : 'jwt', demo: demo !== undefined, worker: worker?.id ?? null, jobs: tidings.registry.all().map((d) => d.name) }, 'tidings listening')
   return {
     tidings,
     server,
@@ -96,6 +101,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     async close() {
       clearInterval(demo)
       await tidings.close()
+      await engines.close()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },

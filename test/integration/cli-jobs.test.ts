@@ -142,7 +142,7 @@ describe('the tidings CLI against a dev server', () => {
     const worker = spawnCli(['worker', '--jobs', './test/fixtures/jobs-module.ts', '--concurrency', '2'], {})
     let out = ''
     let err = ''
-    const exited = new Promise<number | null>((resolve) => worker.on('exit', resolve))
+    const exited = new Promise<number | string | null>((resolve) => worker.on('exit', (code, signal) => resolve(code ?? signal)))
     // stdout and stderr are separate pipes: wait until both have said their line.
     await new Promise<void>((resolve) => {
       const check = (): void => {
@@ -160,7 +160,7 @@ describe('the tidings CLI against a dev server', () => {
     assert.match(out, /^worker \S+ running fixture\.hello, fixture\.other$/m)
     assert.match(err, /the memory engine lives inside this process/)
     worker.kill('SIGTERM')
-    assert.equal(await exited, 0)
+    assert.equal(await exited, 0, `worker output:\n${out}\n${err}`)
 
     const bad = await runCli(['worker', '--jobs', './test/fixtures/not-jobs.ts'], {})
     assert.equal(bad.code, 1)
