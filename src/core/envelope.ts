@@ -2,6 +2,7 @@
  * The event envelope (DESIGN §4): the one JSON shape every event has on the wire, its input forms
  * (camelCase, and seed 000's snake_case) and their normalisation.
  */
+import { randomFillSync } from 'node:crypto'
 import { v7 as uuidv7 } from 'uuid'
 import { z } from 'zod'
 import { TidingsError } from './errors.js'
@@ -114,7 +115,7 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions = {}): 
     if (!parsed.success) throw invalid(parsed.error)
     const s = parsed.data
     event = {
-      id: s.event_id ?? uuidv7(),
+      id: s.event_id ?? newEventId(),
       schemaVersion: SCHEMA_VERSION,
       type: s.event_type,
       channels: [`user:${s.user_id}`],
@@ -130,7 +131,7 @@ export function normalizeEvent(input: unknown, options: NormalizeOptions = {}): 
     if (!parsed.success) throw invalid(parsed.error)
     const p = parsed.data
     event = {
-      id: p.id ?? uuidv7(),
+      id: p.id ?? newEventId(),
       schemaVersion: SCHEMA_VERSION,
       type: p.type,
       channels: [...new Set(p.channels)],
@@ -186,9 +187,36 @@ export function assertChannel(name: string, allowPattern = false): void {
   }
 }
 
-/** A new UUIDv7 (time-ordered) id. */
+/** A new UUIDv7 (time-ordered, monotonic within this process) id. */
 export function newEventId(): string {
-  return uuidv7()
+  const random = pooledRandom()
+  const now = Date.now()
+  // uuid keeps its monotonic counter only when it draws its own randomness, so with pooled bytes
+  // the counter is kept here, the way uuid's v7 keeps it: a random start each millisecond, +1 after.
+  if (now > v7Msecs) {
+    v7Msecs = now
+    v7Seq = (((random[6]! & 0x7f) << 24) | (random[7]! << 16) | (random[8]! << 8) | random[9]!) >>> 0
+  } else {
+    v7Seq = (v7Seq + 1) | 0
+    if (v7Seq === 0) v7Msecs++
+  }
+  return uuidv7({ random, msecs: v7Msecs, seq: v7Seq })
+}
+
+let v7Msecs = -Infinity
+let v7Seq = 0
+
+// One getRandomValues call per 256 ids instead of one per id: ids are made on every publish and
+// several times per job, and the per-call cost dominated uuid's own work.
+const RANDOM_POOL = new Uint8Array(16 * 256)
+let poolOffset = RANDOM_POOL.length
+function pooledRandom(): Uint8Array {
+  if (poolOffset === RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL)
+    poolOffset = 0
+  }
+  poolOffset += 16
+  return RANDOM_POOL.subarray(poolOffset - 16, poolOffset)
 }
 
 /** `occurredAt` as {@link normalizeEvent} writes it: `Date.prototype.toISOString()` in UTC. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { normalizeEvent, serializeEvent } from '../../src/core/envelope.js'
+import { newEventId, normalizeEvent, serializeEvent } from '../../src/core/envelope.js'
 import { isTidingsError } from '../../src/core/errors.js'
 
 const code = (fn: () => unknown): string => {
@@ -25,6 +25,19 @@ describe('event envelope', () => {
     )
     assert.equal(e.tenant, null)
     assert.equal(e.data, null)
+  })
+
+  it('makes UUIDv7 ids that are unique and strictly increasing within a process', () => {
+    let prev = ''
+    const seen = new Set<string>()
+    for (let i = 0; i < 50_000; i++) {
+      const id = newEventId()
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      assert.ok(id > prev, `${id} must sort after ${prev}`)
+      assert.ok(!seen.has(id))
+      seen.add(id)
+      prev = id
+    }
   })
 
   it('keeps a caller-supplied id and normalises occurredAt to UTC', () => {
