@@ -1,9 +1,10 @@
 /**
  * One dedicated connection that `LISTEN`s on a channel and turns notifications into wake-ups.
- * A wake-up carries nothing: whoever wakes re-reads the tables, so a notification that is lost, a
- * listener that dies, or a payload limit cannot lose an event — at worst it delays one until the
- * reader's polling backstop. After every (re)connection the listener wakes its owner too, so
- * whatever was committed while it was deaf is read at once.
+ * A wake-up carries at most a hint (the job queue's payload names the lane that has work): whoever
+ * wakes re-reads the tables, so a notification that is lost, a listener that dies, or a payload
+ * limit cannot lose an event or a job — at worst it delays one until the reader's polling
+ * backstop. After every (re)connection the listener wakes its owner too, so whatever was committed
+ * while it was deaf is read at once.
  */
 import type { Client } from 'pg'
 import type { Logger } from '../../core/logger.js'
@@ -27,8 +28,11 @@ export interface NotificationListenerOptions {
   createClient(): Client
   /** The channel name, as given to `pg_notify` (quoted for `LISTEN` here). */
   channel: string
-  /** Called on every notification and after every successful (re)connection. */
-  onWake(): void
+  /**
+   * Called with the payload of every notification, and with null after every successful
+   * (re)connection and every lost connection, when notifications may have been missed.
+   */
+  onWake(payload: string | null): void
   /** Where lost connections and reconnects are reported. */
   logger: Logger
   /** @defaultValue {@link DEFAULT_LISTENER_MIN_BACKOFF_MS} */
@@ -74,7 +78,7 @@ export class NotificationListener {
     // A connection that dies emits 'error' (and later 'end'); without a listener Node would crash.
     client.on('error', (err) => this.#lost(client, err))
     client.on('end', () => this.#lost(client, null))
-    client.on('notification', () => this.#options.onWake())
+    client.on('notification', (msg) => this.#options.onWake(msg.payload ?? ''))
     try {
       await client.connect()
       await client.query(`LISTEN ${client.escapeIdentifier(this.#options.channel)}`)
@@ -94,7 +98,7 @@ export class NotificationListener {
       return
     }
     // Whatever was committed while this connection was not listening is read now.
-    this.#options.onWake()
+    this.#options.onWake(null)
   }
 
   #lost(client: Client, err: Error | null): void {
@@ -103,7 +107,7 @@ export class NotificationListener {
     this.#options.logger.warn({ err, channel: this.#options.channel }, 'postgres listener lost its connection; reconnecting')
     client.end().catch(() => {})
     this.#backoff(1)
-    this.#options.onWake()
+    this.#options.onWake(null)
   }
 
   #backoff(attempt: number): void {
