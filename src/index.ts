@@ -53,5 +53,6 @@ export {
   type ScheduleInput,
 } from './core/job-queue.js'
 export * from './core/jobs/index.js'
+export * from './webhooks/index.js'
 export type { AuthOptions } from './http/auth.js'
 export type { HttpOptions, CorsOptions } from './http/handler.js'

@@ -27,6 +27,8 @@ import { MemoryJobQueue } from './engines/memory/job-queue.js'
 import { RequestAuthenticator, type AuthOptions } from './http/auth.js'
 import { HttpSurface, type HttpOptions } from './http/handler.js'
 import { registerJobRoutes } from './http/jobs-routes.js'
+import { registerWebhookRoutes } from './http/webhooks-routes.js'
+import { Webhooks, type WebhooksOptions } from './webhooks/webhooks.js'
 
 /** Options of {@link createTidings}. */
 export interface TidingsOptions {
@@ -54,6 +56,8 @@ export interface TidingsOptions {
   worker?: WorkerOptions
   /** Scheduler settings. */
   scheduler?: SchedulerOptions
+  /** Webhook settings; `tidings.webhooks` is set up on first use. */
+  webhooks?: WebhooksOptions
 }
 
 /** Options of {@link Tidings.schedule}. */
@@ -93,6 +97,11 @@ export interface Tidings {
   readonly scheduler: Scheduler
   /** The job definitions this instance knows. */
   readonly registry: JobRegistry
+  /**
+   * Webhook endpoints, deliveries and the dispatcher, set up on first use (which registers the
+   * delivery job, so this instance's workers deliver). `webhooks.start()` dispatches from here.
+   */
+  readonly webhooks: Webhooks
   /** Defines a job and registers it with this instance. */
   defineJob<S extends z.ZodType, Result = unknown, State = unknown>(spec: JobSpec<S, Result, State>): JobDefinition<z.input<S>, z.output<S>, Result, State>
   /** Registers definitions made with the standalone `defineJob` (a module of jobs). */
@@ -153,6 +162,7 @@ export function createTidings(options: TidingsOptions = {}): Tidings {
     if (http === undefined) {
       http = new HttpSurface({ log, hub, publisher, metrics, logger, auth: new RequestAuthenticator(options.auth) }, options.http)
       registerJobRoutes(http, { jobs, scheduler, log, maxBodyBytes: options.http?.maxBodyBytes })
+      registerWebhookRoutes(http, { webhooks: getWebhooks, maxBodyBytes: options.http?.maxBodyBytes })
     }
     return http
   }
@@ -165,6 +175,18 @@ export function createTidings(options: TidingsOptions = {}): Tidings {
     },
   ]
   let closed = false
+  let webhooks: Webhooks | undefined
+  const getWebhooks = (): Webhooks => {
+    if (webhooks === undefined) {
+      if (closed) throw new TidingsError('TIDINGS_ERR_CLOSED')
+      const created = new Webhooks({ log, publisher, jobs, queue: jobQueue, registry, jobEvents, control, logger, subscribe: (c, o) => tidings.subscribe(c, o) }, options.webhooks)
+      webhooks = created
+      // The dispatcher stops before the workers; the rest closes last, once deliveries have finished.
+      closers.push(() => created.stop())
+      closers.unshift(() => created.close())
+    }
+    return webhooks
+  }
 
   const tidings: Tidings = {
     log,
@@ -196,6 +218,9 @@ export function createTidings(options: TidingsOptions = {}): Tidings {
     jobs,
     scheduler,
     registry,
+    get webhooks() {
+      return getWebhooks()
+    },
     defineJob(spec) {
       const definition = defineJob(spec)
       registry.add(definition)

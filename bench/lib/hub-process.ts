@@ -1,13 +1,33 @@
 /**
- * Bench hub: one Tidings server (memory engine, open auth) that publishes paced events on command.
- * Each event carries its publish time (monotonic ns, comparable across processes on this machine).
+ * Bench hub: one Tidings server (open auth) that publishes paced events on command. Each event
+ * carries its publish time (monotonic ns, comparable across processes on this machine).
  * Driven over IPC by a suite: { cmd: 'publish', rate, ms } → { published }.
+ *
+ * BENCH_ENGINE chooses the event log: `memory` (default), `postgres` (PostgresEventLog on
+ * DATABASE_URL, in schema BENCH_PG_SCHEMA) or `redis` (RedisEventLog on REDIS_URL, under key
+ * prefix BENCH_REDIS_PREFIX); on the last two, several hub processes share one log.
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { EventLog } from '../../src/core/event-log.js'
 import { createTidings } from '../../src/tidings.js'
 
-const tidings = createTidings({ auth: { open: true }, http: { heartbeatMs: 60_000, maxConnectionsPerPrincipal: 1_000_000 } })
+async function openLog(): Promise<EventLog | undefined> {
+  const engine = process.env.BENCH_ENGINE ?? 'memory'
+  if (engine === 'memory') return undefined
+  if (engine === 'postgres') {
+    const { PostgresEventLog } = await import('../../src/engines/postgres/event-log.js')
+    return new PostgresEventLog({ connectionString: process.env.DATABASE_URL, schema: process.env.BENCH_PG_SCHEMA })
+  }
+  if (engine === 'redis') {
+    const { RedisEventLog } = await import('../../src/engines/redis/event-log.js')
+    return new RedisEventLog({ url: process.env.REDIS_URL || undefined, prefix: process.env.BENCH_REDIS_PREFIX || undefined })
+  }
+  throw new Error(`BENCH_ENGINE=${engine}: use memory, postgres or redis`)
+}
+
+const log = await openLog()
+const tidings = createTidings({ events: log, auth: { open: true }, http: { heartbeatMs: 60_000, maxConnectionsPerPrincipal: 1_000_000 } })
 const server = createServer(tidings.handler)
 server.listen(0, '127.0.0.1', async () => {
   await tidings.ready()
@@ -20,6 +40,7 @@ const TICK_MS = 5
 process.on('message', async (msg: { cmd: string; rate: number; ms: number; channel: string }) => {
   if (msg.cmd === 'exit') {
     await tidings.close()
+    await log?.close()
     process.exit(0)
   }
   if (msg.cmd !== 'publish') return

@@ -38,6 +38,28 @@ function unavailable(backend: Backend, port: string): TidingsError {
   })
 }
 
+/** The record store of the RabbitMQ job queue: `TIDINGS_RABBITMQ_RECORDS`, else PostgreSQL with `DATABASE_URL`, else memory. */
+async function openRecordStore(env: NodeJS.ProcessEnv, logger: Logger): Promise<JobQueue> {
+  const choice = env.TIDINGS_RABBITMQ_RECORDS || (env.DATABASE_URL ? 'postgres' : 'memory')
+  switch (choice) {
+    case 'postgres': {
+      const { PostgresJobQueue } = await import('../engines/postgres/index.js')
+      return new PostgresJobQueue({ connectionString: env.DATABASE_URL || undefined, schema: env.TIDINGS_PG_SCHEMA || undefined, logger })
+    }
+    case 'redis': {
+      const { RedisJobQueue } = await import('../engines/redis/job-queue.js')
+      return new RedisJobQueue({ url: env.REDIS_URL || undefined, prefix: env.TIDINGS_REDIS_PREFIX || undefined, logger })
+    }
+    case 'memory': {
+      const { MemoryJobQueue } = await import('../engines/memory/job-queue.js')
+      logger.warn({}, 'RabbitMQ jobs keep their records in memory (TIDINGS_RABBITMQ_RECORDS=memory): they are lost on exit and invisible to other processes')
+      return new MemoryJobQueue()
+    }
+    default:
+      throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: `TIDINGS_RABBITMQ_RECORDS=${choice}; use postgres, redis or memory` })
+  }
+}
+
 /** Opens the engines the environment names. */
 export async function openEngines(env: NodeJS.ProcessEnv, logger: Logger): Promise<Engines> {
   const fallback = detectBackend(env)
@@ -69,6 +91,30 @@ export async function openEngines(env: NodeJS.ProcessEnv, logger: Logger): Promi
       events = new PostgresEventLog({ connectionString: env.DATABASE_URL || undefined, schema: env.TIDINGS_PG_SCHEMA || undefined, logger })
       break
     }
+    case 'nats': {
+      const { NatsEventLog, natsNamesFor } = await import('../engines/nats/index.js')
+      const { stream, subjectPrefix } = natsNamesFor(env.TIDINGS_NATS_PREFIX || 'tidings')
+      events = new NatsEventLog({ url: env.NATS_URL || undefined, stream, subjectPrefix, logger })
+      break
+    }
+    case 'rabbitmq': {
+      const { RabbitEventLog, RabbitBridge } = await import('../engines/rabbitmq/index.js')
+      const log = new RabbitEventLog({ url: env.AMQP_URL || undefined, stream: env.TIDINGS_RABBITMQ_STREAM || undefined, logger })
+      events = log
+      if (env.TIDINGS_RABBITMQ_BRIDGE === '1') {
+        const bindings = env.TIDINGS_RABBITMQ_BRIDGE_BINDINGS?.split(',').map((b) => b.trim()).filter(Boolean)
+        const bridge = new RabbitBridge(log, {
+          url: env.AMQP_URL || undefined,
+          exchange: env.TIDINGS_RABBITMQ_BRIDGE_EXCHANGE || undefined,
+          queue: env.TIDINGS_RABBITMQ_BRIDGE_QUEUE || undefined,
+          bindings: bindings?.length ? bindings : undefined,
+          logger,
+        })
+        starters.push(() => bridge.start())
+        closers.push(() => bridge.close())
+      }
+      break
+    }
     default:
       throw unavailable(eventsBackend, 'EventLog')
   }
@@ -86,6 +132,22 @@ export async function openEngines(env: NodeJS.ProcessEnv, logger: Logger): Promi
       jobs = new RedisJobQueue({ url: env.REDIS_URL || undefined, prefix: env.TIDINGS_REDIS_PREFIX || undefined, logger })
       break
     }
+    case 'postgres': {
+      const { PostgresJobQueue } = await import('../engines/postgres/index.js')
+      jobs = new PostgresJobQueue({ connectionString: env.DATABASE_URL || undefined, schema: env.TIDINGS_PG_SCHEMA || undefined, logger })
+      break
+    }
+    case 'nats': {
+      const { NatsJobQueue, natsNamesFor } = await import('../engines/nats/index.js')
+      const { bucket, workStream, workSubjectPrefix } = natsNamesFor(env.TIDINGS_NATS_PREFIX || 'tidings')
+      jobs = new NatsJobQueue({ url: env.NATS_URL || undefined, bucket, workStream, workSubjectPrefix, logger })
+      break
+    }
+    case 'rabbitmq': {
+      const { RabbitJobQueue } = await import('../engines/rabbitmq/job-queue.js')
+      jobs = new RabbitJobQueue({ url: env.AMQP_URL || undefined, prefix: env.TIDINGS_RABBITMQ_PREFIX || undefined, records: await openRecordStore(env, logger), logger })
+      break
+    }
     default:
       throw unavailable(jobsBackend, 'JobQueue')
   }
@@ -95,7 +157,8 @@ export async function openEngines(env: NodeJS.ProcessEnv, logger: Logger): Promi
     events,
     jobs,
     summary: eventsBackend === jobsBackend ? eventsBackend : `events=${eventsBackend} jobs=${jobsBackend}`,
-    shared: jobsBackend !== 'memory',
+    // Memory records (directly, or under RabbitMQ) stay in this process.
+    shared: jobs.capabilities.durable,
     async start() {
       await events.ready()
       await jobs.ready()

@@ -1,6 +1,7 @@
 /**
- * `tidings dev` and `tidings serve`: the HTTP server around one Tidings instance, with a worker and
- * the scheduler in the same process (`dev` always, `serve` unless told `--no-worker`).
+ * `tidings dev` and `tidings serve`: the HTTP server around one Tidings instance, with a worker, the
+ * scheduler and the webhook dispatcher in the same process (`dev` always, `serve` unless told
+ * `--no-worker`).
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -12,6 +13,7 @@ import { createTidings, type Tidings } from '../tidings.js'
 import { readServerConfig, type ServerConfig } from './config.js'
 import { openEngines } from './engines.js'
 import { demoReport } from './demo-job.js'
+import { openWebhookStore } from './webhook-store.js'
 
 /** Interval of the demo publisher. */
 export const DEMO_INTERVAL_MS = 2_000
@@ -59,16 +61,19 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const logger = createLogger()
   const engines = await openEngines(env, logger)
+  const webhookStore = await openWebhookStore(engines, env, logger)
   const tidings = createTidings({
     events: engines.events,
     jobs: engines.jobs,
     logger,
     auth: open ? { open: true } : { jwt: config.jwt! },
-    http: { cors: config.cors, page: options.mode === 'dev' || open },
+    http: { cors: config.cors, page: options.mode === 'dev' || open ? true : 'admin' },
     defaultMetrics: true,
+    webhooks: { env, store: webhookStore ?? undefined },
     jobDefinitions: [...(options.mode === 'dev' ? [demoReport] : []), ...(options.jobs ?? [])],
   })
   const server = createServer(tidings.handler)
+  tidings.http.attachWebSocket(server)
   server.keepAliveTimeout = 65_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -81,6 +86,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   await tidings.ready()
   let worker: Worker | null = null
   if (options.worker !== false) {
+    // The dispatcher enqueues webhook deliveries; the worker runs them.
+    await tidings.webhooks.start()
     worker = await tidings.startWorker({ concurrency: options.concurrency ?? DEFAULT_SERVER_WORKER_CONCURRENCY })
     await tidings.scheduler.start()
   }
@@ -101,6 +108,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     async close() {
       clearInterval(demo)
       await tidings.close()
+      await webhookStore?.close()
       await engines.close()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

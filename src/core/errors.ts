@@ -56,6 +56,16 @@ export const ERROR_CODES = {
   TIDINGS_ERR_SCHEDULE_NOT_FOUND: { status: 404, message: 'No schedule with this name. List schedules with GET /v1/schedules.' },
   TIDINGS_ERR_SCHEDULE_EXISTS: { status: 409, message: 'A schedule with this name exists. Change it with PATCH /v1/schedules/:name, or pick another name.' },
   TIDINGS_ERR_SERVER_UNREACHABLE: { status: 503, message: 'The CLI could not reach the server. Start one (tidings dev), or point --url / TIDINGS_URL at it.' },
+  TIDINGS_ERR_UPGRADE_REQUIRED: { status: 426, message: 'GET /v1/ws is a WebSocket endpoint. Connect with a WebSocket client (new WebSocket(\'ws://host/v1/ws?channel=…\')); over plain HTTP follow GET /v1/events.' },
+  TIDINGS_ERR_INVALID_MESSAGE: { status: 400, message: 'Invalid WebSocket message. Send JSON text {"op":"subscribe"|"unsubscribe","channels":[…],"id"?,"lastEventId"?}. See the WebSocket section of docs/http-api.md.' },
+  TIDINGS_ERR_INVALID_WEBHOOK: { status: 400, message: 'Invalid webhook endpoint: url is an absolute http(s) URL without credentials, eventTypes are event-type patterns like order.*, channels are channel names or patterns, retrySchedule is seconds ≥ 0, rateLimit a positive integer, headers plain names and values. See docs/webhooks.md.' },
+  TIDINGS_ERR_INVALID_WEBHOOK_SECRET: { status: 400, message: 'A webhook secret is whsec_ followed by the base64 of 24–64 random bytes. Omit it to have one generated.' },
+  TIDINGS_ERR_WEBHOOK_TARGET_FORBIDDEN: { status: 400, message: 'The webhook URL resolves to a loopback, private, link-local, shared (CGNAT) or cloud-metadata address. Use a public address, or allow it with TIDINGS_WEBHOOK_ALLOW_PRIVATE=1 or the webhooks.ssrf.allow list.' },
+  TIDINGS_ERR_WEBHOOK_NOT_FOUND: { status: 404, message: 'No webhook endpoint with this id (or not one the caller may manage). List endpoints with GET /v1/webhooks.' },
+  TIDINGS_ERR_WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, message: 'No delivery with this id for this endpoint. List deliveries with GET /v1/webhooks/:id/deliveries.' },
+  TIDINGS_ERR_WEBHOOK_DELIVERY_IN_FLIGHT: { status: 409, message: 'This delivery is still being attempted. Wait until it succeeds or fails, then resend it.' },
+  TIDINGS_ERR_WEBHOOK_DISABLED: { status: 409, message: 'The webhook endpoint is disabled. Enable it (PATCH enabled: true) before resending, recovering or replaying.' },
+  TIDINGS_ERR_WEBHOOK_ATTEMPT_FAILED: { status: 502, message: 'A webhook delivery attempt failed: the receiver answered other than 2xx, timed out or could not be reached. It is retried on the endpoint\'s schedule; see GET /v1/webhooks/:id/deliveries.' },
 } as const satisfies Record<string, ErrorDefinition>
 
 /** Every error code Tidings can produce. */

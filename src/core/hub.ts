@@ -35,6 +35,10 @@ export interface HubEntry {
   readonly json: string
   /** `id: …\nevent: …\ndata: …\n\n`, built once. */
   readonly sseFrame: Buffer
+  /** The frame without its `event:` line, built on first use by {@link sseMessageFrame}. */
+  sseMessage: Buffer | undefined
+  /** The WebSocket message, built on first use by {@link wsMessage}. */
+  wsMessage: Buffer | undefined
   /** Earlier entries in the window with the same `id` or `key`: the only entries dedup must examine. */
   dupOf: HubEntry[] | null
 }
@@ -90,6 +94,24 @@ interface PatternSlot {
 /** Builds the SSE frame of an entry. Type and cursor are validated upstream and hold no CR/LF. */
 export function sseFrame(cursor: string, type: string, json: string): Buffer {
   return Buffer.from(`id: ${cursor}\nevent: ${type}\ndata: ${json}\n\n`)
+}
+
+/**
+ * The entry as an SSE frame without `event:`, which an EventSource dispatches as `message` (the
+ * type stays in the envelope): for clients that cannot name every type in advance. Built once per
+ * entry, on first use.
+ */
+export function sseMessageFrame(entry: HubEntry): Buffer {
+  return (entry.sseMessage ??= Buffer.from(`id: ${entry.cursor}\ndata: ${entry.json}\n\n`))
+}
+
+/** The entry as a WebSocket text message `{"op":"event","cursor":…,"event":…}`, built once per entry, on first use. */
+export function wsMessage(entry: HubEntry): Buffer {
+  return (entry.wsMessage ??= wsEventMessage(entry.cursor, entry.json))
+}
+
+function wsEventMessage(cursor: string | null, json: string): Buffer {
+  return Buffer.from(`{"op":"event","cursor":${JSON.stringify(cursor)},"event":${json}}`)
 }
 
 /** Fans one log out to this process's subscribers. */
@@ -385,14 +407,25 @@ export class Hub {
     const cursor = this.cursor ?? `${this.#epoch}.`
     // Before the log's first event there is no position to resume from: omit `id:` so the client
     // keeps no stale cursor, and a resume without one starts live.
-    const frame = this.#position === null ? Buffer.from(`event: tidings.reset\ndata: ${json}\n\n`) : sseFrame(cursor, event.type, json)
-    return { position: this.#position ?? '', cursor, event, json, sseFrame: frame, dupOf: null }
+    if (this.#position === null) {
+      return {
+        position: '',
+        cursor,
+        event,
+        json,
+        sseFrame: Buffer.from(`event: tidings.reset\ndata: ${json}\n\n`),
+        sseMessage: Buffer.from(`data: ${json}\n\n`),
+        wsMessage: wsEventMessage(null, json),
+        dupOf: null,
+      }
+    }
+    return { position: this.#position, cursor, event, json, sseFrame: sseFrame(cursor, event.type, json), sseMessage: undefined, wsMessage: undefined, dupOf: null }
   }
 
   #entry(e: LogEntry): HubEntry {
     const json = e.json ?? serializeEvent(e.event)
     const cursor = formatCursor(this.#epoch, e.position)
-    return { position: e.position, cursor, event: e.event, json, sseFrame: sseFrame(cursor, e.event.type, json), dupOf: null }
+    return { position: e.position, cursor, event: e.event, json, sseFrame: sseFrame(cursor, e.event.type, json), sseMessage: undefined, wsMessage: undefined, dupOf: null }
   }
 
   #at(i: number): HubEntry {

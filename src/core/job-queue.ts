@@ -237,6 +237,13 @@ export interface JobQueueCapabilities {
   readonly durable: boolean
   /** {@link JobQueue.waitForJobs} resolves as soon as work arrives; without it workers poll. */
   readonly wakeUps: boolean
+  /**
+   * {@link JobQueue.lease} hands out due jobs in exact order (priority, then `runAt`, then enqueue
+   * order) across every waiting job of the lanes asked for. False when an engine orders only the
+   * jobs one lease call examines (a bounded window per lane; NATS JetStream) and beyond it takes
+   * them first in, first out. @defaultValue true
+   */
+  readonly exactOrder?: boolean
 }
 
 /** The durable store of jobs and schedules. */

@@ -14,7 +14,7 @@ interface FastifyLike {
 /** Options of the Fastify plugin. */
 export interface TidingsFastifyOptions {
   tidings: Tidings
-  /** Also mount `/`, `/healthz`, `/readyz` and `/metrics`. @defaultValue true */
+  /** Also mount `/` and its `/assets/*`, `/healthz`, `/readyz` and `/metrics`. @defaultValue true */
   operational?: boolean
 }
 
@@ -34,7 +34,7 @@ export async function tidingsFastify(fastify: FastifyLike, options: TidingsFasti
   }
   fastify.route({ method: methods, url: '/v1/*', handler: pass })
   if (options.operational !== false) {
-    for (const url of ['/', '/healthz', '/readyz', '/metrics']) fastify.route({ method: ['GET'], url, handler: pass })
+    for (const url of ['/', '/assets/*', '/healthz', '/readyz', '/metrics']) fastify.route({ method: ['GET'], url, handler: pass })
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * The HTTP surface (DESIGN §5) as a plain `node:http` handler: SSE, publish, history, health,
- * metrics, OpenAPI and the dev page. Jobs and webhooks add their routes to the same router.
+ * metrics, OpenAPI and the dashboard; WebSocket upgrades through `handleUpgrade`. Jobs and webhooks
+ * add their routes to the same router.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { authorizeChannels, tenantAllows, type ChannelAuthorizer } from '../core/auth.js'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { authorizeChannels, tenantAllows, type ChannelAuthorizer, type Principal } from '../core/auth.js'
 import { ChannelMatcher } from '../core/channels.js'
 import { assertChannel } from '../core/envelope.js'
 import { TidingsError } from '../core/errors.js'
@@ -13,7 +15,7 @@ import type { Logger } from '../core/logger.js'
 import type { TidingsMetrics } from '../core/metrics.js'
 import type { Publisher } from '../core/publisher.js'
 import type { RequestAuthenticator } from './auth.js'
-import { devPageHtml } from './dev-page.js'
+import { registerDashboard } from './dashboard.js'
 import { openApiDocument } from './openapi.js'
 import { DEFAULT_MAX_BODY_BYTES, readJson, sendError, sendJson } from './respond.js'
 import { Router, type RouteContext } from './router.js'
@@ -25,6 +27,7 @@ import {
   SseConnection,
   type DeliveryStats,
 } from './sse.js'
+import { WebSocketGateway, WS_PATH } from './ws.js'
 
 /** Default most concurrent SSE connections per process; past it, new ones get a 200 stream that asks them to retry later. */
 export const DEFAULT_MAX_CONNECTIONS = 100_000
@@ -66,8 +69,13 @@ export interface HttpOptions {
   maxConnectionsPerPrincipal?: number
   /** @defaultValue {@link DEFAULT_MAX_CHANNELS_PER_CONNECTION} */
   maxChannelsPerConnection?: number
-  /** Serve the page at `/`. @defaultValue false (the CLI's `dev` turns it on) */
-  page?: boolean
+  /**
+   * Serve the dashboard at `/`: `true` to anyone (the open `dev` server), `'admin'` only to admins
+   * (their token in `?token=` or the `tidings_token` cookie; `serve` with auth). Its scripts are
+   * public under `/assets/`.
+   * @defaultValue false
+   */
+  page?: boolean | 'admin'
 }
 
 /** What the HTTP surface needs from a Tidings instance. */
@@ -92,6 +100,7 @@ export class HttpSurface {
   #heartbeat: NodeJS.Timeout | undefined
   #closed = false
   readonly #channelAuthorizers: ChannelAuthorizer[] = []
+  #ws: WebSocketGateway | undefined
 
   constructor(deps: HttpDeps, options: HttpOptions = {}) {
     this.#deps = deps
@@ -120,12 +129,10 @@ export class HttpSurface {
       .add('GET', '/healthz', ({ res }) => sendJson(res, 200, { ok: true }))
       .add('GET', '/readyz', (ctx) => this.#ready(ctx))
       .add('GET', '/metrics', (ctx) => this.#metrics(ctx))
-    if (this.#options.page) {
-      this.router.add('GET', '/', ({ res }) => {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
-        res.end(devPageHtml)
+      .add('GET', WS_PATH, () => {
+        throw new TidingsError('TIDINGS_ERR_UPGRADE_REQUIRED')
       })
-    }
+    if (this.#options.page) registerDashboard(this.router, { adminOnly: this.#options.page === 'admin' })
   }
 
   /** The `(req, res)` handler to mount in `node:http`, Express or anything that passes Node's objects. */
@@ -141,9 +148,23 @@ export class HttpSurface {
     this.#channelAuthorizers.push(authorize)
   }
 
-  /** Number of open SSE connections. */
+  /**
+   * Takes a `node:http` `upgrade` for `GET /v1/ws` (the `(req, res)` handler cannot). Returns false,
+   * leaving the socket alone, for any other path.
+   */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => this.#gateway().handleUpgrade(req, socket, head)
+
+  /** Serves `GET /v1/ws` on `server`; other upgrades get 404 unless another listener takes them. */
+  attachWebSocket(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.handleUpgrade(req, socket, head) || server.listenerCount('upgrade') > 1) return
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+    })
+  }
+
+  /** Number of open SSE and WebSocket connections. */
   get connectionCount(): number {
-    return this.#connections.size
+    return this.#connections.size + (this.#ws?.size ?? 0)
   }
 
   /** The largest backlog any connection has queued, in bytes (bounded by `maxBufferBytes` plus one batch). */
@@ -151,11 +172,47 @@ export class HttpSurface {
     return this.#stats.peakQueuedBytes
   }
 
-  /** Ends every SSE stream (clients reconnect elsewhere with their cursors) and stops the heartbeat. */
+  /** Ends every stream and socket (clients reconnect elsewhere with their cursors) and stops the heartbeat. */
   close(): void {
     this.#closed = true
     clearInterval(this.#heartbeat)
     for (const c of this.#connections) c.close('server closing')
+    this.#ws?.close()
+  }
+
+  #gateway(): WebSocketGateway {
+    this.#ws ??= new WebSocketGateway(
+      {
+        hub: this.#deps.hub,
+        auth: this.#deps.auth,
+        logger: this.#deps.logger,
+        metrics: this.#deps.metrics,
+        stats: this.#stats,
+        channelAuthorizers: this.#channelAuthorizers,
+        admit: (principal) => this.#admit(principal),
+        connectionCount: () => this.connectionCount,
+      },
+      { ...this.#options, allowedOrigins: this.#options.cors?.origins ?? [] },
+    )
+    if (this.#closed) this.#ws.close()
+    return this.#ws
+  }
+
+  /** Counts a connection against its principal's limit (SSE and WebSocket together); returns its release. */
+  #admit(principal: Principal): () => void {
+    const key = principal.sub ?? (principal.admin ? null : 'anonymous')
+    if (key === null || this.#deps.auth.open) return () => {}
+    const n = this.#perPrincipal.get(key) ?? 0
+    if (n >= this.#options.maxConnectionsPerPrincipal) throw new TidingsError('TIDINGS_ERR_TOO_MANY_CONNECTIONS')
+    this.#perPrincipal.set(key, n + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const left = (this.#perPrincipal.get(key) ?? 1) - 1
+      if (left <= 0) this.#perPrincipal.delete(key)
+      else this.#perPrincipal.set(key, left)
+    }
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -234,13 +291,8 @@ export class HttpSurface {
       res.end(`retry: ${Math.max(limits.retryMs, 5_000)}\n\n`)
       return
     }
-    const principalKey = principal.sub ?? (principal.admin ? null : 'anonymous')
-    if (principalKey !== null && !this.#deps.auth.open) {
-      const n = this.#perPrincipal.get(principalKey) ?? 0
-      if (n >= limits.maxConnectionsPerPrincipal) throw new TidingsError('TIDINGS_ERR_TOO_MANY_CONNECTIONS')
-      this.#perPrincipal.set(principalKey, n + 1)
-    }
-    const conn = new SseConnection(res, principal, channels, limits, this.#stats)
+    const admitted = this.#admit(principal)
+    const conn = new SseConnection(res, principal, channels, limits, this.#stats, url.searchParams.get('dispatch') === 'message')
     this.#connections.add(conn)
     this.#deps.metrics.connections.inc({ transport: 'sse' })
     this.#startHeartbeat()
@@ -251,11 +303,7 @@ export class HttpSurface {
       this.#connections.delete(conn)
       this.#deps.hub.detach(conn)
       this.#deps.metrics.connections.dec({ transport: 'sse' })
-      if (principalKey !== null && !this.#deps.auth.open) {
-        const n = (this.#perPrincipal.get(principalKey) ?? 1) - 1
-        if (n <= 0) this.#perPrincipal.delete(principalKey)
-        else this.#perPrincipal.set(principalKey, n)
-      }
+      admitted()
     }
     res.on('close', release)
     req.socket.setNoDelay(true)
@@ -336,7 +384,7 @@ export class HttpSurface {
         this.#deps.hub.start().then(() => this.#deps.log.head()),
         new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref()),
       ])
-      sendJson(res, 200, { ok: true, engine: this.#deps.log.engine, epoch: this.#deps.hub.epoch, connections: this.#connections.size })
+      sendJson(res, 200, { ok: true, engine: this.#deps.log.engine, epoch: this.#deps.hub.epoch, connections: this.connectionCount })
     } catch (err) {
       sendJson(res, 503, { ok: false, engine: this.#deps.log.engine, error: (err as Error).message })
     }

@@ -2,6 +2,8 @@
  * The OpenAPI 3.1 document of the JSON endpoints, served at `GET /v1/openapi.json` and copied to
  * `docs/openapi.json` (a test keeps the copy in step).
  */
+import { webhookPaths, webhookSchemas } from './webhooks-openapi.js'
+
 const errorRef = { $ref: '#/components/schemas/Error' }
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: errorRef } } })
 const jobRef = { $ref: '#/components/schemas/Job' }
@@ -152,6 +154,7 @@ export const openApiDocument = {
           updatedAt: { type: 'string', format: 'date-time' },
         },
       },
+      ...webhookSchemas,
     },
   },
   security: [{ bearer: [] }, { queryToken: [] }, { cookieToken: [] }],
@@ -170,6 +173,22 @@ export const openApiDocument = {
           '401': errorResponse('No or bad token.'),
           '403': errorResponse('A channel outside the token\'s rights.'),
           '429': errorResponse('Too many connections for this principal.'),
+        },
+      },
+    },
+    '/v1/ws': {
+      get: {
+        summary: 'Follow channels over a WebSocket (upgrade); see docs/http-api.md for the messages',
+        description:
+          'The same stream as /v1/events as JSON text messages: `{"op":"event","cursor","event"}`, `{"op":"hb"}`; the client sends `{"op":"subscribe"|"unsubscribe","channels","id"?,"lastEventId"?}`. Refusals after the upgrade close with 4000 + the HTTP status (4401, 4403, …).',
+        parameters: [
+          { ...channelParam, required: false, description: 'Channels to follow from the start; more can be subscribed later.' },
+          { name: 'lastEventId', in: 'query', required: false, schema: { type: 'string', maxLength: 128 }, description: 'Resume after this cursor.' },
+        ],
+        responses: {
+          '101': { description: 'Switching protocols: the socket is open.' },
+          '403': { description: 'The page\'s origin is neither this server\'s nor a CORS origin.' },
+          '426': errorResponse('Not a WebSocket upgrade.'),
         },
       },
     },
@@ -339,6 +358,7 @@ export const openApiDocument = {
       },
       delete: { summary: 'Delete a schedule (admins)', parameters: [nameParam], responses: { '204': { description: 'Deleted.' }, '403': errorResponse('Not an admin.'), '404': errorResponse('No such schedule.') } },
     },
+    ...webhookPaths,
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'The process answers.' } } } },
     '/readyz': { get: { summary: 'Readiness: the log answers', security: [], responses: { '200': { description: 'Ready.' }, '503': { description: 'The log does not answer.' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { '200': { description: 'Prometheus text format.' } } } },

@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Principal } from '../core/auth.js'
-import type { HubEntry, HubSubscriber } from '../core/hub.js'
+import { sseMessageFrame, type HubEntry, type HubSubscriber } from '../core/hub.js'
 
 /** Default heartbeat interval (below every common proxy idle timeout of 60 s). */
 export const DEFAULT_HEARTBEAT_MS = 15_000
@@ -54,6 +54,7 @@ export class SseConnection implements HubSubscriber {
   readonly #res: ServerResponse
   readonly #limits: SseLimits
   readonly #stats: DeliveryStats
+  readonly #unnamed: boolean
   #pending: Buffer[] = []
   #queue: Buffer[] = []
   #queuedBytes = 0
@@ -63,8 +64,10 @@ export class SseConnection implements HubSubscriber {
   /** Cursor of the last frame handed to the socket or queue. */
   #lastCursor: string | null = null
 
-  constructor(res: ServerResponse, principal: Principal, channels: readonly string[], limits: SseLimits, stats: DeliveryStats) {
+  /** `unnamed`: frames without `event:`, dispatched by an EventSource as `message` (`?dispatch=message`). */
+  constructor(res: ServerResponse, principal: Principal, channels: readonly string[], limits: SseLimits, stats: DeliveryStats, unnamed = false) {
     this.#res = res
+    this.#unnamed = unnamed
     this.principal = principal
     this.channels = channels
     this.#limits = limits
@@ -87,7 +90,7 @@ export class SseConnection implements HubSubscriber {
   }
 
   deliver(entry: HubEntry): void {
-    this.#pending.push(entry.sseFrame)
+    this.#pending.push(this.#unnamed ? sseMessageFrame(entry) : entry.sseFrame)
     this.#lastCursor = entry.cursor
   }
 

@@ -300,6 +300,18 @@ export function jobQueueConformance(name: string, harness: JobQueueHarness): voi
       assert.equal(await q.deleteSchedule('s1'), false)
     })
 
+    it('hands out the highest priority first however many jobs wait before it', async (t) => {
+      const q = await make()
+      if (q.capabilities.exactOrder === false) {
+        t.skip(`${name} orders only the jobs one lease call examines (capabilities.exactOrder = false); beyond that window a lane is first in, first out`)
+        return
+      }
+      for (let i = 0; i < 300; i++) await q.enqueue(newJob({ priority: -1 }))
+      const urgent = newJob({ priority: 5 })
+      await q.enqueue(urgent)
+      assert.deepEqual((await worker(q)).leases.map((l) => l.id), [urgent.id])
+    })
+
     it('wakes a waiting worker when a job arrives', async (t) => {
       const q = await make()
       if (!q.capabilities.wakeUps) {

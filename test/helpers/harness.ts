@@ -3,7 +3,7 @@
  * real `eventsource` npm client.
  */
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { after } from 'node:test'
 import { EventSource } from 'eventsource'
 import { SignJWT } from 'jose'
@@ -14,23 +14,38 @@ export interface TestServer {
   readonly tidings: Tidings
   readonly server: Server
   readonly url: string
+  /** Destroys every open socket (SSE streams, WebSockets, keep-alive connections), as a network cut would. */
+  dropConnections(): void
   close(): Promise<void>
 }
 
-/** Starts `createTidings(options)` behind `node:http` on a free loopback port (open auth unless given). */
-export async function startTestServer(options: TidingsOptions = {}): Promise<TestServer> {
+/**
+ * Starts `createTidings(options)` behind `node:http` on a free loopback port (or `port`), with
+ * WebSocket upgrades attached; open auth unless given.
+ */
+export async function startTestServer(options: TidingsOptions = {}, port = 0): Promise<TestServer> {
   const tidings = createTidings({ auth: { open: true }, ...options })
   const server = createServer(tidings.handler)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
+  tidings.http.attachWebSocket(server)
+  const sockets = new Set<Socket>()
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  const address = server.address() as AddressInfo
   await tidings.ready()
   return {
     tidings,
     server,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${address.port}`,
+    dropConnections() {
+      for (const socket of sockets) socket.destroy()
+    },
     async close() {
       await tidings.close()
       server.closeAllConnections()
+      for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { describe, it } from 'node:test'
+import { WebSocket } from 'ws'
 import { eventsUrl, SseRecorder } from '../helpers/harness.js'
 
 const root = new URL('../../', import.meta.url).pathname
@@ -38,6 +39,15 @@ describe('tidings dev / serve processes', () => {
     await rec.waitFor(1, 15_000)
     assert.equal(rec.events[0]!.data.type, 'demo.tick')
     rec.close()
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws?channel=demo`)
+    const tick = await new Promise<{ op: string; event: { type: string } }>((resolve) =>
+      ws.on('message', (m) => {
+        const msg = JSON.parse(m.toString()) as { op: string; event: { type: string } }
+        if (msg.op === 'event') resolve(msg)
+      }),
+    )
+    assert.equal(tick.event.type, 'demo.tick', 'the CLI server takes WebSocket upgrades')
+    ws.close()
     p.child.kill('SIGTERM')
     assert.equal(await p.exited, 0)
   })
@@ -59,7 +69,9 @@ describe('tidings dev / serve processes', () => {
     const secured = cli(['serve'], { TIDINGS_JWT_SECRET: 'a-long-enough-secret-for-hs256-0123456789', TIDINGS_HOST: '127.0.0.1' })
     const url = await secured.url
     assert.equal((await fetch(eventsUrl(url, ['broadcast']))).status, 401)
-    assert.equal((await fetch(`${url}/`)).status, 404, 'no dev page on a secured serve')
+    const page = await fetch(`${url}/`)
+    assert.equal(page.status, 401, 'a secured serve shows the dashboard to admins only')
+    assert.match(await page.text(), /Admin token/)
     secured.child.kill('SIGTERM')
     assert.equal(await secured.exited, 0)
 

@@ -32,9 +32,11 @@ export async function serveCommand(mode: 'dev' | 'serve', args: string[], io: Cl
     concurrency: parseIntArg('--concurrency', values.concurrency),
   })
   const jobNames = running.tidings.registry.all().map((d) => d.name)
+  // Listen for the stop before saying we are ready: whoever reads the ready line may stop us at once.
+  const stopped = untilStopSignal()
   io.out(`tidings ${mode} listening on ${running.url}\n`)
   io.out(running.worker ? `worker ${running.worker.id} running ${jobNames.length > 0 ? jobNames.join(', ') : '(no jobs defined)'}; scheduler on\n` : 'no worker in this process (--no-worker)\n')
-  await untilStopSignal()
+  await stopped
   await running.close()
   return EXIT_OK
 }

@@ -39,8 +39,10 @@ export async function workerCommand(args: string[], io: CliIo): Promise<number> 
   await tidings.ready()
   const worker = await tidings.startWorker({ concurrency: parseIntArg('--concurrency', values.concurrency), queues: values.queue })
   await tidings.scheduler.start()
+  // Listen for the stop before saying we are ready: whoever reads the ready line may stop us at once.
+  const stopped = untilStopSignal()
   io.out(`worker ${worker.id} running ${definitions.map((d) => d.name).join(', ')}\n`)
-  await untilStopSignal()
+  await stopped
   await tidings.close()
   await engines.close()
   return EXIT_OK
