@@ -39,3 +39,11 @@ export {
   type NatsConnectionOptions,
   type NatsNames,
 } from './connection.js'
+export {
+  NatsWebhookStore,
+  DEFAULT_NATS_WEBHOOK_PREFIX,
+  DEFAULT_NATS_WEBHOOK_BUCKET,
+  DEFAULT_NATS_ATTEMPTS_PER_DELIVERY,
+  DEFAULT_NATS_ATTEMPT_LOG_BYTES,
+  type NatsWebhookStoreOptions,
+} from './webhook-store.js'

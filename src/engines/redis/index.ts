@@ -38,3 +38,11 @@ export {
   type RedisJobQueueOptions,
   type RedisJobKeys,
 } from './job-queue.js'
+export {
+  RedisWebhookStore,
+  redisWebhookKeys,
+  DEFAULT_REDIS_DELIVERIES_PER_ENDPOINT,
+  DEFAULT_REDIS_ATTEMPTS_PER_DELIVERY,
+  type RedisWebhookStoreOptions,
+  type RedisWebhookKeys,
+} from './webhook-store.js'
