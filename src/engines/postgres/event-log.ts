@@ -16,6 +16,7 @@
  */
 import type { Client, ClientBase, Pool, QueryResultRow } from 'pg'
 import { serializeEvent, type TidingsEvent } from '../../core/envelope.js'
+import { loadPg, positiveInteger, type PgModule } from './pg.js'
 import { TidingsError } from '../../core/errors.js'
 import type { ChannelFilter, EventLog, EventLogCapabilities, LogEntry, ReadOptions, ReadResult, RetentionOptions } from '../../core/event-log.js'
 import { createLogger, type Logger } from '../../core/logger.js'
@@ -86,7 +87,6 @@ interface QueuedAppend {
 
 /** Anything with pg's `query`: a `pg.Client` or a `PoolClient`. */
 type Queryable = Pick<ClientBase, 'query'>
-type PgModule = typeof import('pg')
 
 interface AppendRow extends QueryResultRow {
   first_position: string
@@ -184,27 +184,6 @@ function isQueryable(value: unknown): value is Queryable {
 function isMissingObject(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' && MISSING_OBJECT_CODES.has(code)
-}
-
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: `${name} must be a positive integer` })
-  }
-  return value
-}
-
-let pgModule: Promise<PgModule> | undefined
-
-/** Loads `pg` on first use, so that importing Tidings never requires it. */
-function loadPg(): Promise<PgModule> {
-  pgModule ??= import('pg').then(
-    (m) => (m as PgModule & { default?: PgModule }).default ?? m,
-    (err: unknown) => {
-      pgModule = undefined
-      throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: 'the PostgreSQL engine needs the pg package: npm install pg', cause: err })
-    },
-  )
-  return pgModule
 }
 
 /** The event log on PostgreSQL (DESIGN §2). See docs/engines/postgres.md. */

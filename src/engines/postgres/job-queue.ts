@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Client, Pool, PoolClient, QueryResultRow } from 'pg'
+import { loadPg, positiveInteger, type PgModule } from './pg.js'
 import { TidingsError } from '../../core/errors.js'
 import type {
   CancelResult,
@@ -135,7 +136,6 @@ interface ScheduleRow extends QueryResultRow {
   updated_at: string
 }
 
-type PgModule = typeof import('pg')
 
 /** A timestamp as the ISO 8601 string records carry (millisecond precision, UTC). */
 const iso = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
@@ -342,27 +342,6 @@ function laneOfPayload(payload: string): string | null {
 function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
-}
-
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: `${name} must be a positive integer` })
-  }
-  return value
-}
-
-let pgModule: Promise<PgModule> | undefined
-
-/** Loads `pg` on first use, so that importing Tidings never requires it. */
-function loadPg(): Promise<PgModule> {
-  pgModule ??= import('pg').then(
-    (m) => (m as PgModule & { default?: PgModule }).default ?? m,
-    (err: unknown) => {
-      pgModule = undefined
-      throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: 'the PostgreSQL engine needs the pg package: npm install pg', cause: err })
-    },
-  )
-  return pgModule
 }
 
 /** A JobQueue on PostgreSQL: durable, shared by every process that uses the schema. See docs/engines/postgres.md. */

@@ -6,6 +6,7 @@
  * and its delivery's counters change in one transaction.
  */
 import type { ClientBase, Pool, QueryResultRow } from 'pg'
+import { loadPg } from './pg.js'
 import { TidingsError } from '../../core/errors.js'
 import type { TidingsEvent } from '../../core/envelope.js'
 import { createLogger, type Logger } from '../../core/logger.js'
@@ -204,20 +205,6 @@ const DELIVERY_FIELDS: readonly (readonly [keyof DeliveryChange, string])[] = [
   ['nextAttemptAt', 'next_attempt_at'],
   ['failureReason', 'failure_reason'],
 ]
-
-type PgModule = typeof import('pg')
-let pgModule: Promise<PgModule> | undefined
-
-function loadPg(): Promise<PgModule> {
-  pgModule ??= import('pg').then(
-    (m) => (m as PgModule & { default?: PgModule }).default ?? m,
-    (err: unknown) => {
-      pgModule = undefined
-      throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: 'the PostgreSQL engine needs the pg package: npm install pg', cause: err })
-    },
-  )
-  return pgModule
-}
 
 /** A WebhookStore on PostgreSQL: durable, shared by every process that uses the schema. */
 export class PostgresWebhookStore implements WebhookStore {

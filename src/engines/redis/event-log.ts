@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
 import { isEnvelope, normalizeEvent, serializeEvent, type TidingsEvent } from '../../core/envelope.js'
+import { loadRedisClass } from './client.js'
 import { TidingsError, isTidingsError } from '../../core/errors.js'
 import type { EventLog, EventLogCapabilities, LogEntry, ReadOptions, ReadResult, RetentionOptions } from '../../core/event-log.js'
 import { createLogger, type Logger } from '../../core/logger.js'
@@ -395,12 +396,7 @@ export class RedisEventLog implements EventLog {
       this.#client = this.#options.client
       return this.#client
     }
-    let RedisClient: typeof Redis
-    try {
-      ;({ Redis: RedisClient } = await import('ioredis'))
-    } catch (err) {
-      throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: 'the Redis engine needs the ioredis package: npm install ioredis', cause: err })
-    }
+    const RedisClient = await loadRedisClass()
     // Another caller may have connected while the import was pending.
     if (this.#client !== undefined) return this.#client
     const url = this.#options.url ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL

@@ -35,6 +35,7 @@ import type {
   WaitRequest,
 } from '../../core/job-queue.js'
 import { createLogger, type Logger } from '../../core/logger.js'
+import { loadRedisClass } from './client.js'
 import { DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from './event-log.js'
 import {
   CANCEL,
@@ -592,12 +593,7 @@ export class RedisJobQueue implements JobQueue {
       this.#client = this.#options.client
       return this.#client
     }
-    let RedisClient: typeof Redis
-    try {
-      ;({ Redis: RedisClient } = await import('ioredis'))
-    } catch (err) {
-      throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: 'the Redis engine needs the ioredis package: npm install ioredis', cause: err })
-    }
+    const RedisClient = await loadRedisClass()
     if (this.#client !== undefined) return this.#client
     const url = this.#options.url ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL
     const client = new RedisClient(url, { connectionName: `${this.clientName}:jobs`, ...this.#options.redis })

@@ -9,6 +9,7 @@
  * ioredis is an optional peer dependency, imported when the store first connects.
  */
 import type { Redis, RedisOptions } from 'ioredis'
+import { loadRedisClass } from './client.js'
 import { TidingsError } from '../../core/errors.js'
 import type { TidingsEvent } from '../../core/envelope.js'
 import { createLogger, type Logger } from '../../core/logger.js'
@@ -564,12 +565,7 @@ export class RedisWebhookStore implements WebhookStore {
       this.#client = this.#options.client
       return this.#client
     }
-    let RedisClient: typeof Redis
-    try {
-      ;({ Redis: RedisClient } = await import('ioredis'))
-    } catch (err) {
-      throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: 'the Redis engine needs the ioredis package: npm install ioredis', cause: err })
-    }
+    const RedisClient = await loadRedisClass()
     if (this.#client !== undefined) return this.#client
     const url = this.#options.url ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL
     const client = new RedisClient(url, { connectionName: `${this.clientName}:webhooks`, ...this.#options.redis })
