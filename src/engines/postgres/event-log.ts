@@ -16,7 +16,7 @@
  */
 import type { Client, ClientBase, Pool, QueryResultRow } from 'pg'
 import { serializeEvent, type TidingsEvent } from '../../core/envelope.js'
-import { loadPg, positiveInteger, type PgModule } from './pg.js'
+import { createPool, loadPg, positiveInteger, type PgModule } from './pg.js'
 import { TidingsError } from '../../core/errors.js'
 import type { ChannelFilter, EventLog, EventLogCapabilities, LogEntry, ReadOptions, ReadResult, RetentionOptions } from '../../core/event-log.js'
 import { createLogger, type Logger } from '../../core/logger.js'
@@ -353,10 +353,7 @@ export class PostgresEventLog implements EventLog {
       if (this.#givenPool !== undefined) {
         this.#pool = this.#givenPool
       } else {
-        const pool = new pg.Pool({ connectionString: this.#connectionString, max: this.#poolSize })
-        // An idle connection that dies (a restart) is dropped by the pool, which reports it here.
-        pool.on('error', (err) => this.#logger.warn({ err }, 'an idle PostgreSQL connection failed'))
-        this.#pool = pool
+        this.#pool = createPool(pg, this.#connectionString, this.#poolSize, this.#logger)
       }
     }
     const client = await this.#pool.connect()

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Client, Pool, PoolClient, QueryResultRow } from 'pg'
-import { loadPg, positiveInteger, type PgModule } from './pg.js'
+import { createPool, loadPg, positiveInteger, type PgModule } from './pg.js'
 import { TidingsError } from '../../core/errors.js'
 import type {
   CancelResult,
@@ -657,9 +657,7 @@ export class PostgresJobQueue implements JobQueue {
       if (this.#givenPool !== undefined) {
         this.#pool = this.#givenPool
       } else {
-        const pool = new pg.Pool({ connectionString: this.#connectionString, max: this.#poolSize })
-        pool.on('error', (err) => this.#logger.warn({ err }, 'an idle PostgreSQL connection failed'))
-        this.#pool = pool
+        this.#pool = createPool(pg, this.#connectionString, this.#poolSize, this.#logger)
       }
     }
     const client = await this.#pool.connect()

@@ -3,6 +3,7 @@
  * importing Tidings never requires it) and option checks.
  */
 import { TidingsError } from '../../core/errors.js'
+import type { Logger } from '../../core/logger.js'
 
 /** The `pg` module's type. */
 export type PgModule = typeof import('pg')
@@ -27,4 +28,14 @@ export function positiveInteger(value: number, name: string): number {
     throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: `${name} must be a positive integer` })
   }
   return value
+}
+
+/**
+ * A pool the engine owns. An idle connection that dies (a server restart) is dropped by the pool,
+ * which reports it as an error event: logged, never thrown.
+ */
+export function createPool(pg: PgModule, connectionString: string | undefined, max: number, logger: Logger): InstanceType<PgModule['Pool']> {
+  const pool = new pg.Pool({ connectionString, max })
+  pool.on('error', (err) => logger.warn({ err }, 'an idle PostgreSQL connection failed'))
+  return pool
 }

@@ -6,7 +6,7 @@
  * and its delivery's counters change in one transaction.
  */
 import type { ClientBase, Pool, QueryResultRow } from 'pg'
-import { loadPg } from './pg.js'
+import { createPool, loadPg } from './pg.js'
 import { TidingsError } from '../../core/errors.js'
 import type { TidingsEvent } from '../../core/envelope.js'
 import { createLogger, type Logger } from '../../core/logger.js'
@@ -479,9 +479,7 @@ export class PostgresWebhookStore implements WebhookStore {
     if (this.#pool === undefined) {
       if (this.#givenPool !== undefined) this.#pool = this.#givenPool
       else {
-        const pool = new pg.Pool({ connectionString: this.#connectionString, max: this.#poolSize })
-        pool.on('error', (err) => this.#logger.warn({ err }, 'an idle PostgreSQL connection failed'))
-        this.#pool = pool
+        this.#pool = createPool(pg, this.#connectionString, this.#poolSize, this.#logger)
       }
     }
     const client = await this.#pool.connect()
