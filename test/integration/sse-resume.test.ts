@@ -114,11 +114,16 @@ describe('resume, seam, reset and slow consumers', () => {
       const port = Number(new URL(srv.url).port)
       const socket = connect(port, '127.0.0.1')
       const chunks: Buffer[] = []
-      socket.on('data', (c: Buffer) => chunks.push(c))
+      // Wait for the stream's opening frame (the server has the connection), then stop reading.
+      const opened = new Promise<void>((resolve) => {
+        socket.on('data', (c: Buffer) => {
+          chunks.push(c)
+          if (Buffer.concat(chunks).includes(': connected')) resolve()
+        })
+      })
       await new Promise<void>((resolve) => socket.once('connect', resolve))
       socket.write(`GET /v1/events?channel=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`)
-      while (srv.tidings.http.connectionCount === 0) await new Promise((r) => setTimeout(r, 5))
-      await new Promise((r) => setTimeout(r, 50))
+      await opened
       socket.pause()
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
 
