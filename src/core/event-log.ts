@@ -43,6 +43,14 @@ export interface ReadResult {
   readonly next: string | null
 }
 
+/** The result of {@link EventLog.appendWithEpoch}. */
+export interface AppendResult {
+  /** The epoch the log had when it took the events. */
+  readonly epoch: string
+  /** The events' positions, in order. */
+  readonly positions: string[]
+}
+
 /** What an engine can and cannot do; conformance tests skip what is declared missing, with the reason. */
 export interface EventLogCapabilities {
   /** `read` applies the channel filter inside the engine (an index, subject filters). */
@@ -76,6 +84,12 @@ export interface EventLog {
   epoch(): Promise<string>
   /** Appends events in order and resolves, once they are durable, with their positions. */
   append(events: readonly TidingsEvent[]): Promise<string[]>
+  /**
+   * {@link append}, also telling the epoch the positions belong to, read in the same step. Engines
+   * whose {@link epoch} costs a round trip implement it (Redis); the publisher then needs one
+   * round trip per batch instead of two. Without it the publisher calls `append`, then `epoch`.
+   */
+  appendWithEpoch?(events: readonly TidingsEvent[]): Promise<AppendResult>
   /**
    * Appends inside a transaction the caller holds (a `pg` client in `BEGIN`, for PostgreSQL): the
    * events exist if and only if that transaction commits, and get their positions after it does.

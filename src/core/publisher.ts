@@ -5,7 +5,7 @@
 import { authorizePublish, type Principal } from './auth.js'
 import { normalizeEvent, type EventInput, type TidingsEvent } from './envelope.js'
 import { TidingsError, isTidingsError } from './errors.js'
-import { formatCursor, type EventLog } from './event-log.js'
+import { formatCursor, type AppendResult, type EventLog } from './event-log.js'
 import type { Logger } from './logger.js'
 import type { TidingsMetrics } from './metrics.js'
 
@@ -45,13 +45,30 @@ export interface PublisherOptions {
   maxBatch?: number
 }
 
-/** Validates and appends events. */
+/** Publish calls waiting for the next combined append. */
+interface PendingAppend {
+  readonly events: readonly TidingsEvent[]
+  resolve(result: AppendResult): void
+  reject(err: unknown): void
+}
+
+/**
+ * Validates and appends events.
+ *
+ * Publish calls made in one event-loop turn share one append (in call order, at most `maxBatch`
+ * events each), so a worker finishing 32 jobs at once costs the log one round trip, not 32 — the
+ * write batching graphile-worker and BullMQ owe their throughput to. Each call still resolves with
+ * its own positions, and a failed append rejects every call it carried.
+ */
 export class Publisher {
   readonly #log: EventLog
   readonly #metrics: TidingsMetrics
   readonly #logger: Logger
   readonly #maxEventBytes: number | undefined
   readonly #maxBatch: number
+  #pending: PendingAppend[] = []
+  #pendingEvents = 0
+  #flushScheduled = false
 
   constructor(log: EventLog, metrics: TidingsMetrics, logger: Logger, options: PublisherOptions = {}) {
     this.#log = log
@@ -85,11 +102,10 @@ export class Publisher {
     if (events.length === 0) return []
     const mode = options.mode ?? 'strict'
     if (options.transaction !== undefined) return this.#publishInTransaction(events, options.transaction)
-    let positions: string[]
+    let positions: readonly string[]
     let epoch: string
     try {
-      positions = await this.#log.append(events)
-      epoch = await this.#log.epoch()
+      ;({ positions, epoch } = await this.#append(events))
     } catch (err) {
       this.#metrics.publishFailures.inc({ mode })
       if (mode === 'failOpen') {
@@ -100,6 +116,47 @@ export class Publisher {
     }
     this.#metrics.eventsAppended.inc(events.length)
     return events.map((event, i) => ({ id: event.id, position: positions[i]!, cursor: formatCursor(epoch, positions[i]!), event }))
+  }
+
+  /** Queues `events` for the combined append of this event-loop turn. */
+  #append(events: readonly TidingsEvent[]): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      if (this.#pendingEvents + events.length > this.#maxBatch) this.#flush()
+      this.#pending.push({ events, resolve, reject })
+      this.#pendingEvents += events.length
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true
+        setImmediate(() => {
+          this.#flushScheduled = false
+          this.#flush()
+        })
+      }
+    })
+  }
+
+  /** Appends everything queued as one batch and hands each caller its share of the positions. */
+  #flush(): void {
+    const calls = this.#pending
+    if (calls.length === 0) return
+    this.#pending = []
+    this.#pendingEvents = 0
+    const events = calls.length === 1 ? calls[0]!.events : calls.flatMap((c) => c.events)
+    this.#appendNow(events).then(
+      ({ epoch, positions }) => {
+        let at = 0
+        for (const c of calls) c.resolve({ epoch, positions: positions.slice(at, (at += c.events.length)) })
+      },
+      (err: unknown) => {
+        for (const c of calls) c.reject(err)
+      },
+    )
+  }
+
+  /** One append, and the epoch its positions belong to (in the same round trip where the engine allows). */
+  async #appendNow(events: readonly TidingsEvent[]): Promise<AppendResult> {
+    if (this.#log.appendWithEpoch !== undefined) return this.#log.appendWithEpoch(events)
+    const positions = await this.#log.append(events)
+    return { epoch: await this.#log.epoch(), positions }
   }
 
   async #publishInTransaction(events: TidingsEvent[], transaction: unknown): Promise<Published[]> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { newEventId, normalizeEvent, serializeEvent } from '../../src/core/envelope.js'
+import { fastPublishInput, newEventId, normalizeEvent, publishInputSchema, serializeEvent } from '../../src/core/envelope.js'
 import { isTidingsError } from '../../src/core/errors.js'
 
 const code = (fn: () => unknown): string => {
@@ -83,5 +83,66 @@ describe('event envelope', () => {
     assert.equal(code(() => normalizeEvent(big)), 'TIDINGS_ERR_EVENT_TOO_LARGE')
     assert.equal(normalizeEvent(big, { maxEventBytes: 100_000 }).type, 'a')
     assert.equal(code(() => normalizeEvent({ type: 'a', channels: ['c'], data: 'x'.repeat(200) }, { maxEventBytes: 100 })), 'TIDINGS_ERR_EVENT_TOO_LARGE')
+  })
+})
+
+describe('the hand-checked fast path of normalizeEvent', () => {
+  const valid = { type: 'job.started', channels: ['job:1', 'queue:default'], data: { a: 1 }, tenant: 'acme', job: { id: 'j1', name: 'demo.report', queue: 'default', attempt: 1 } }
+  // Each case differs from `valid` in one field; the fast path may decline a valid one, never accept an invalid one.
+  const cases: Record<string, unknown>[] = [
+    valid,
+    { type: 'a', channels: ['x'] },
+    { ...valid, id: 'evt-1', schemaVersion: 1, key: 'k', traceparent: null, tenant: null, job: null },
+    { ...valid, extra: 1 },
+    { ...valid, id: '' },
+    { ...valid, id: 'has space' },
+    { ...valid, schemaVersion: 2 },
+    { ...valid, type: 'bad type' },
+    { ...valid, type: '' },
+    { ...valid, type: 7 },
+    { ...valid, channels: [] },
+    { ...valid, channels: 'job:1' },
+    { ...valid, channels: ['ok', 'bad channel'] },
+    { ...valid, channels: Array.from({ length: 33 }, (_, i) => `c${i}`) },
+    { ...valid, channels: Array.from({ length: 32 }, (_, i) => `c${i}`) },
+    { ...valid, tenant: 'a b' },
+    { ...valid, tenant: 5 },
+    { ...valid, key: '' },
+    { ...valid, key: 'k'.repeat(257) },
+    { ...valid, key: 'k'.repeat(256) },
+    { ...valid, traceparent: 't'.repeat(257) },
+    { ...valid, occurredAt: '2026-01-20T02:30:00Z' },
+    { ...valid, occurredAt: 'yesterday' },
+    { ...valid, job: { id: 'j1', name: 'demo.report', queue: 'default' } },
+    { ...valid, job: { id: 'j1', name: 'demo.report', queue: 'default', attempt: -1 } },
+    { ...valid, job: { id: 'j1', name: 'demo.report', queue: 'default', attempt: 1.5 } },
+    { ...valid, job: { id: 'j1', name: 'demo report', queue: 'default', attempt: 1 } },
+    { ...valid, job: { id: 'j1', name: 'demo.report', queue: 'default', attempt: 1, more: true } },
+    { ...valid, job: [] },
+  ]
+  for (const [i, input] of cases.entries()) {
+    it(`case ${i}: agrees with the schema`, () => {
+      const fast = fastPublishInput(input)
+      const schema = publishInputSchema.safeParse(input)
+      if (fast !== null) {
+        assert.ok(schema.success, `the fast path accepted what the schema rejects: ${JSON.stringify(input).slice(0, 120)}`)
+        assert.deepEqual(fast, schema.data)
+      }
+    })
+  }
+
+  it('takes the common lifecycle shape (or the speed-up is gone) and copies the job reference', () => {
+    const input = { ...valid, job: { ...valid.job } }
+    const fast = fastPublishInput(input)
+    assert.ok(fast !== null)
+    const event = normalizeEvent(input)
+    input.job.attempt = 9
+    assert.equal(event.job?.attempt, 1)
+  })
+
+  it('serialises each normalised envelope once and returns the same JSON', () => {
+    const event = normalizeEvent(valid)
+    assert.equal(serializeEvent(event), serializeEvent({ ...event }))
+    assert.equal(serializeEvent(event), serializeEvent(event))
   })
 })

@@ -12,7 +12,7 @@ import type { Redis, RedisOptions } from 'ioredis'
 import { isEnvelope, normalizeEvent, serializeEvent, type TidingsEvent } from '../../core/envelope.js'
 import { loadRedisClass } from './client.js'
 import { TidingsError, isTidingsError } from '../../core/errors.js'
-import type { EventLog, EventLogCapabilities, LogEntry, ReadOptions, ReadResult, RetentionOptions } from '../../core/event-log.js'
+import type { AppendResult, EventLog, EventLogCapabilities, LogEntry, ReadOptions, ReadResult, RetentionOptions } from '../../core/event-log.js'
 import { createLogger, type Logger } from '../../core/logger.js'
 import { ALL_SCRIPTS, APPEND, HEAD, READ, TRIM } from './scripts.js'
 
@@ -120,8 +120,25 @@ export function compareStreamIds(a: string, b: string): number {
   return compareDigits(am, bm) || compareDigits(as, bs)
 }
 
+/** `epoch` when it is one; else the key holding it was written by something else. */
+function checkEpoch(epoch: string, key: string): string {
+  if (!EPOCH_RE.test(epoch)) {
+    throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: `the Redis key ${key} holds ${JSON.stringify(epoch.slice(0, 60))}, not an epoch; delete it` })
+  }
+  return epoch
+}
+
+/** This process's part of every epoch it proposes; a counter makes each proposal unique. */
+const EPOCH_STEM = randomBytes(9).toString('base64url')
+let epochCounter = 0
+
+/**
+ * A fresh epoch to propose when the log has none. Every append proposes one (`SET NX`, a no-op while
+ * an epoch exists), so it must cost no system call: a random stem per process and a counter, never
+ * the same string twice, so a log recreated by this very process still gets a new epoch.
+ */
 function newEpoch(): string {
-  return randomBytes(9).toString('base64url')
+  return `${EPOCH_STEM}${(epochCounter++).toString(36)}`
 }
 
 /** One page as the READ script returns it. */
@@ -230,27 +247,28 @@ export class RedisEventLog implements EventLog {
     const client = await this.#connect()
     const candidate = newEpoch()
     const existing = await client.set(this.keys.epoch, candidate, 'NX', 'GET')
-    const epoch = existing ?? candidate
-    if (!EPOCH_RE.test(epoch)) {
-      throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: `the Redis key ${this.keys.epoch} holds ${JSON.stringify(epoch.slice(0, 60))}, not an epoch; delete it` })
-    }
+    const epoch = checkEpoch(existing ?? candidate, this.keys.epoch)
     this.#epoch = epoch
     return epoch
   }
 
   async append(events: readonly TidingsEvent[]): Promise<string[]> {
+    return (await this.appendWithEpoch(events)).positions
+  }
+
+  async appendWithEpoch(events: readonly TidingsEvent[]): Promise<AppendResult> {
     if (this.#closed) throw new TidingsError('TIDINGS_ERR_CLOSED')
-    if (events.length === 0) return []
+    if (events.length === 0) return { epoch: this.#epoch ?? (await this.epoch()), positions: [] }
     const client = this.#live ?? (await this.#readyClient())
-    const reply = await APPEND.run(client, [this.keys.stream, this.keys.epoch, this.keys.trimmed], [
+    const reply = (await APPEND.run(client, [this.keys.stream, this.keys.epoch, this.keys.trimmed], [
       newEpoch(),
       this.#maxEvents,
       this.#maxAgeMs,
       Math.max(this.#trimBatch, events.length),
       0,
       ...events.map(serializeEvent),
-    ])
-    return reply as string[]
+    ])) as string[]
+    return { epoch: checkEpoch(reply[0]!, this.keys.epoch), positions: reply.slice(1) }
   }
 
   /**
@@ -269,7 +287,7 @@ export class RedisEventLog implements EventLog {
       ttlSeconds,
       serializeEvent(event),
     ])
-    return Array.isArray(reply) ? (reply[0] as string) : null
+    return Array.isArray(reply) ? (reply[1] as string) : null
   }
 
   async read(after: string | null, options: ReadOptions): Promise<ReadResult> {

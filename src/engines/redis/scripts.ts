@@ -63,17 +63,17 @@ end
 /**
  * Appends a batch. KEYS: stream, epoch, trim marker, and optionally a dedup key. ARGV: epoch to
  * create if none exists, maxEvents, maxAgeMs, trim cap, dedup TTL in seconds, then the envelopes.
- * With a dedup key that already exists, appends nothing and returns false.
+ * Returns `[epoch, id1, id2, …]`: the epoch the events were appended in, then their ids. With a
+ * dedup key that already exists, appends nothing and returns false.
  */
 export const APPEND = new LuaScript(`${TRIM_FUNCTION}
 if #KEYS > 3 and not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[5]) then return false end
-redis.call('SET', KEYS[2], ARGV[1], 'NX')
-local ids = {}
+local out = { redis.call('SET', KEYS[2], ARGV[1], 'NX', 'GET') or ARGV[1] }
 for i = 6, #ARGV do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
+  out[#out + 1] = redis.call('XADD', KEYS[1], '*', '${EVENT_FIELD}', ARGV[i])
 end
 trim(KEYS[1], KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
-return ids
+return out
 `)
 
 /** Trims only (for logs written by other processes). KEYS: stream, trim marker. ARGV: maxEvents, maxAgeMs, cap. */
