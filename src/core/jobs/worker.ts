@@ -233,6 +233,8 @@ export class Worker<State = unknown> {
     while (this.#state === 'running') {
       if (this.#busy >= this.#concurrency) {
         await new Promise<void>((resolve) => (this.#slotFreed = resolve))
+        // Handlers that end in the same turn free their slots together: one lease call for all of them.
+        await new Promise<void>((resolve) => setImmediate(resolve))
         continue
       }
       const definitions = this.#definitions()
@@ -297,11 +299,12 @@ export class Worker<State = unknown> {
       this.#busy--
       this.#wakeLoop()
     }
-    try {
-      await this.#deps.events.publish(job, lease.attempt, 'job.started', { attempt: lease.attempt, maxAttempts: job.maxAttempts, workerId: this.id })
-    } catch (err) {
-      this.#logger.error({ err, job: job.id }, 'could not publish job.started')
-    }
+    // Not awaited: the handler starts at once. Every later event of this attempt (progress, logs,
+    // the outcome) goes through the same publisher, which appends in call order, so job.started
+    // still comes first in the log.
+    this.#deps.events
+      .publish(job, lease.attempt, 'job.started', { attempt: lease.attempt, maxAttempts: job.maxAttempts, workerId: this.id })
+      .catch((err: unknown) => this.#logger.error({ err, job: job.id }, 'could not publish job.started'))
     const parsed = definition.schema.safeParse(job.payload)
     if (!parsed.success) {
       freeSlot()

@@ -264,6 +264,9 @@ export class RedisJobQueue implements JobQueue {
   readonly #retentionMs: number
   readonly #listScan: number
   readonly #batch: number
+  /** Calls of {@link complete} waiting for this turn's script call. */
+  #completions: { readonly lease: LeaseRef; readonly json: string; resolve(job: JobRecord): void; reject(err: unknown): void }[] = []
+  #completionsScheduled = false
   readonly #logger: Logger
   readonly #lostError: string
   #client: Redis | undefined
@@ -393,7 +396,45 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async complete(lease: LeaseRef, result: unknown): Promise<JobRecord> {
-    return this.#record(await this.#run(COMPLETE, [lease.id, lease.token, JSON.stringify(result) ?? 'null']))
+    const json = JSON.stringify(result) ?? 'null'
+    if (this.#closed) throw new TidingsError('TIDINGS_ERR_CLOSED', { detail: 'the job queue is closed' })
+    return new Promise<JobRecord>((resolve, reject) => {
+      if (this.#completions.length >= this.#batch) this.#flushCompletions()
+      this.#completions.push({ lease, json, resolve, reject })
+      if (!this.#completionsScheduled) {
+        this.#completionsScheduled = true
+        setImmediate(() => {
+          this.#completionsScheduled = false
+          this.#flushCompletions()
+        })
+      }
+    })
+  }
+
+  /**
+   * Completes every job queued by {@link complete} in this event-loop turn with one script call: a
+   * worker whose handlers end together pays one round trip, not one per job.
+   */
+  #flushCompletions(): void {
+    const batch = this.#completions
+    if (batch.length === 0) return
+    this.#completions = []
+    this.#run(
+      COMPLETE,
+      batch.flatMap((c) => [c.lease.id, c.lease.token, c.json]),
+    ).then(
+      (reply) => {
+        const now = Number(reply[1])
+        batch.forEach((c, i) => {
+          const fields = reply[i + 2]
+          if (fields === null || fields === undefined) c.reject(new TidingsError('TIDINGS_ERR_JOB_LEASE_LOST', { detail: `job ${c.lease.id}` }))
+          else c.resolve(recordOf(fieldsOf(fields), now))
+        })
+      },
+      (err: unknown) => {
+        for (const c of batch) c.reject(err)
+      },
+    )
   }
 
   async fail(lease: LeaseRef, error: JobError, retryAt: Date | null): Promise<JobRecord> {
@@ -504,6 +545,8 @@ export class RedisJobQueue implements JobQueue {
 
   async close(): Promise<void> {
     if (this.#closed) return
+    // Completions asked for before the close still go out, ahead of QUIT on the same connection.
+    this.#flushCompletions()
     this.#closed = true
     for (const w of [...this.#waiters]) w.wake()
     this.#subscriber?.disconnect()

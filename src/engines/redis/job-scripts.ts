@@ -253,18 +253,28 @@ return {'ok'}
 `)
 
 /**
- * Success of a held job. ARGV: prefix, id, token, result JSON. Invariant (shared by FAIL,
- * CONFIRM_CANCEL and RELEASE): only the token holder ends a lease, and ending it drops the token,
- * so a second call or a worker whose lease was taken over is refused. → ok, now, record.
+ * Success of held jobs, several at once (the completions of one event-loop turn). ARGV: prefix,
+ * then id, token, result JSON for each job. Invariant (shared by FAIL, CONFIRM_CANCEL and
+ * RELEASE): only the token holder ends a lease, and ending it drops the token, so a second call or
+ * a worker whose lease was taken over is refused. → ok, now, then per job its record, or false
+ * when its lease is lost (the others still complete: each job is its own transition).
  */
 export const COMPLETE = new LuaScript(`${COMMON}
-local id = ARGV[2]
-if not held(id, ARGV[3]) then return LOST end
 local now = clock()
-redis.call('HSET', jkey(id), 'result', ARGV[4])
-redis.call('HDEL', jkey(id), 'error')
-finish(id, 'succeeded', now, true)
-return {'ok', now, redis.call('HGETALL', jkey(id))}
+local out = {'ok', now}
+for i = 2, #ARGV, 3 do
+  local id = ARGV[i]
+  if held(id, ARGV[i + 1]) then
+    local k = jkey(id)
+    redis.call('HSET', k, 'result', ARGV[i + 2])
+    redis.call('HDEL', k, 'error')
+    finish(id, 'succeeded', now, true)
+    out[#out + 1] = redis.call('HGETALL', k)
+  else
+    out[#out + 1] = false
+  end
+end
+return out
 `)
 
 /**
