@@ -17,7 +17,8 @@
  * 7.5 s) against BullMQ's defaults (lock 30 s, stalled-job check every 30 s).
  *
  * BENCH_CONNECTIONS (default 1000), BENCH_REDIS_JOBS (default 5000 per throughput run) and
- * BENCH_CRASH_RUNS (default 1) set the sizes. Every wait is bounded; the suite stops by itself.
+ * BENCH_CRASH_RUNS (default 1) set the sizes; BENCH_REDIS_PARTS (default `fanout,jobs,crash`) picks
+ * the parts. Every wait is bounded; the suite stops by itself.
  */
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -34,6 +35,8 @@ const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 1000)
 const JOBS = Number(process.env.BENCH_REDIS_JOBS ?? 5_000)
 const CRASH_RUNS = Number(process.env.BENCH_CRASH_RUNS ?? 1)
+/** Which parts run: a comma-separated subset of fanout,jobs,crash (BENCH_REDIS_PARTS). */
+const PARTS = (process.env.BENCH_REDIS_PARTS ?? 'fanout,jobs,crash').split(',')
 const WARMUP = 300
 const LATENCY_WARMUP = 50
 const LATENCY_SAMPLES = 500
@@ -394,9 +397,9 @@ async function main(): Promise<void> {
   }, SUITE_TIMEOUT_MS)
   watchdog.unref()
   try {
-    await fanout()
-    await jobs()
-    await crashes()
+    if (PARTS.includes('fanout')) await fanout()
+    if (PARTS.includes('jobs')) await jobs()
+    if (PARTS.includes('crash')) await crashes()
   } finally {
     for (const c of children) await c.crash()
     await deleteKeys(runPrefix)
