@@ -91,6 +91,32 @@ export function jobQueueConformance(name: string, harness: JobQueueHarness): voi
       await rejectsWith(q.complete(lease, null), 'TIDINGS_ERR_JOB_LEASE_LOST')
     })
 
+    it('complete answers the record get() reads, given the lease or only its id and token, several in one turn', async () => {
+      const q = await make()
+      const a = newJob({ owner: { user: 'u1', tenant: null } })
+      const b = newJob()
+      const c = newJob()
+      for (const j of [a, b, c]) await q.enqueue(j)
+      const { leases } = await worker(q, ['t.job'], ['q'], 10_000, 3)
+      assert.equal(leases.length, 3)
+      const [la, lb, lc] = [a, b, c].map((j) => leases.find((l) => l.id === j.id)!)
+      // What changes while a job runs must show in the completed record.
+      await q.setProgress(la!, { current: 2, total: 4, percent: 50, message: 'half', at: new Date().toISOString() })
+      assert.equal((await q.cancel(a.id))?.outcome, 'requested')
+      const [da, db, dc] = await Promise.all([
+        q.complete(la!, { n: 1 }),
+        q.complete({ id: lb!.id, token: lb!.token }, [2]),
+        q.complete({ id: lc!.id, token: 'not-the-token' }, null).catch((err: unknown) => err),
+      ])
+      assert.deepEqual(da, await q.get(a.id), 'the record from a lease is the stored one')
+      assert.equal((da as JobRecord).progress?.message, 'half')
+      assert.ok((da as JobRecord).cancelRequestedAt !== null)
+      assert.deepEqual(db, await q.get(b.id), 'the record from an id and token is the stored one')
+      assert.deepEqual((db as JobRecord).result, [2])
+      assert.ok(isTidingsError(dc, 'TIDINGS_ERR_JOB_LEASE_LOST'), 'a wrong token fails only its own call')
+      assert.equal((await q.get(c.id))?.status, 'running')
+    })
+
     it('hands out higher priority first, then earlier runAt, then enqueue order; only the names and queues asked for', async () => {
       const q = await make()
       const low = newJob({ priority: -5 })

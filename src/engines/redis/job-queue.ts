@@ -209,6 +209,33 @@ function recordOf(f: Fields, now: number): JobRecord {
   } as JobRecord
 }
 
+/**
+ * The record a lease handed out, when `lease` is the {@link JobLease} itself (the worker passes it
+ * so): then `complete` needs only what can have changed since, not the whole hash back.
+ */
+function leasedRecord(lease: LeaseRef): JobRecord | null {
+  const job = (lease as Partial<JobLease>).job
+  return job !== undefined && job.id === lease.id && job.status === 'running' ? job : null
+}
+
+/** The succeeded record: the leased one, the outcome, and COMPLETE's slim answer (durationMs, progress, cancelRequestedAt). */
+function succeededRecord(leased: JobRecord, [durationMs, progress, cancelRequestedAt]: (string | null)[], result: string, now: number): JobRecord {
+  const finishedAt = iso(now)
+  return {
+    ...leased,
+    status: 'succeeded',
+    finishedAt,
+    durationMs: durationMs == null ? null : Number(durationMs),
+    progress: progress == null ? null : (JSON.parse(progress) as JobProgress),
+    result: JSON.parse(result),
+    error: null,
+    workerId: null,
+    leaseExpiresAt: null,
+    cancelRequestedAt: cancelRequestedAt == null ? null : iso(Number(cancelRequestedAt)),
+    updatedAt: finishedAt,
+  }
+}
+
 function scheduleOf(f: Fields): ScheduleRecord {
   const time = (k: string): string | null => (f.has(k) ? iso(Number(f.get(k))) : null)
   return {
@@ -419,16 +446,19 @@ export class RedisJobQueue implements JobQueue {
     const batch = this.#completions
     if (batch.length === 0) return
     this.#completions = []
+    const held = batch.map((c) => leasedRecord(c.lease))
     this.#run(
       COMPLETE,
-      batch.flatMap((c) => [c.lease.id, c.lease.token, c.json]),
+      batch.flatMap((c, i) => [c.lease.id, c.lease.token, c.json, held[i] === null ? 'r' : 's']),
     ).then(
       (reply) => {
         const now = Number(reply[1])
         batch.forEach((c, i) => {
-          const fields = reply[i + 2]
-          if (fields === null || fields === undefined) c.reject(new TidingsError('TIDINGS_ERR_JOB_LEASE_LOST', { detail: `job ${c.lease.id}` }))
-          else c.resolve(recordOf(fieldsOf(fields), now))
+          const answer = reply[i + 2]
+          const leased = held[i]!
+          if (answer === null || answer === undefined) c.reject(new TidingsError('TIDINGS_ERR_JOB_LEASE_LOST', { detail: `job ${c.lease.id}` }))
+          else if (leased === null) c.resolve(recordOf(fieldsOf(answer), now))
+          else c.resolve(succeededRecord(leased, asArray(answer) as (string | null)[], c.json, now))
         })
       },
       (err: unknown) => {

@@ -254,22 +254,28 @@ return {'ok'}
 
 /**
  * Success of held jobs, several at once (the completions of one event-loop turn). ARGV: prefix,
- * then id, token, result JSON for each job. Invariant (shared by FAIL, CONFIRM_CANCEL and
- * RELEASE): only the token holder ends a lease, and ending it drops the token, so a second call or
- * a worker whose lease was taken over is refused. → ok, now, then per job its record, or false
- * when its lease is lost (the others still complete: each job is its own transition).
+ * then id, token, result JSON and reply form for each job: `r` answers the whole record, `s` only
+ * what can have changed since the lease (durationMs, progress, cancelRequestedAt), for a caller
+ * that holds the leased record. Invariant (shared by FAIL, CONFIRM_CANCEL and RELEASE): only the
+ * token holder ends a lease, and ending it drops the token, so a second call or a worker whose
+ * lease was taken over is refused. → ok, now, then per job its answer, or false when its lease is
+ * lost (the others still complete: each job is its own transition).
  */
 export const COMPLETE = new LuaScript(`${COMMON}
 local now = clock()
 local out = {'ok', now}
-for i = 2, #ARGV, 3 do
+for i = 2, #ARGV, 4 do
   local id = ARGV[i]
   if held(id, ARGV[i + 1]) then
     local k = jkey(id)
     redis.call('HSET', k, 'result', ARGV[i + 2])
     redis.call('HDEL', k, 'error')
     finish(id, 'succeeded', now, true)
-    out[#out + 1] = redis.call('HGETALL', k)
+    if ARGV[i + 3] == 's' then
+      out[#out + 1] = redis.call('HMGET', k, 'durationMs', 'progress', 'cancelRequestedAt')
+    else
+      out[#out + 1] = redis.call('HGETALL', k)
+    end
   else
     out[#out + 1] = false
   end
