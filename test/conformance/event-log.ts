@@ -205,6 +205,13 @@ export function eventLogConformance(name: string, harness: EventLogHarness): voi
       assert.deepEqual(page.entries.map((e) => e.event.data), [0, 10])
       const rest = await log.read(page.next, { limit: 100, channels: { exact: ['rare:1'], patterns: [] } })
       assert.deepEqual(rest.entries.map((e) => e.event.data), [20, 30])
+      // Several channels come back merged in log order, an event on two of them once.
+      await log.append([ev('t.h', ['m:b'], 100), ev('t.h', ['m:a'], 101), ev('t.h', ['m:a', 'm:b'], 102), ev('t.h', ['noise:x'], 103), ev('t.h', ['m:b'], 104)])
+      const merged = await log.read(rest.next, { limit: 100, channels: { exact: ['m:a', 'm:b', 'm:none'], patterns: [] } })
+      assert.deepEqual(merged.entries.map((e) => e.event.data), [100, 101, 102, 104])
+      const firstTwo = await log.read(rest.next, { limit: 2, channels: { exact: ['m:a', 'm:b'], patterns: [] } })
+      const after = await log.read(firstTwo.next, { limit: 100, channels: { exact: ['m:b', 'm:a'], patterns: [] } })
+      assert.deepEqual([...firstTwo.entries, ...after.entries].map((e) => e.event.data), [100, 101, 102, 104])
     })
 
     // DESIGN §2: commits that land out of the order their transactions began must all reach a

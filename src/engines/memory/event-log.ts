@@ -41,6 +41,12 @@ interface StoredEntry extends LogEntry {
 
 const POSITION_RE = /^(0|[1-9][0-9]{0,15})$/
 
+/** The sequence numbers of one channel's retained entries, ascending; `seqs[head ..]` are live. */
+interface ChannelIndex {
+  seqs: number[]
+  head: number
+}
+
 /** In-process event log; share one instance between several Tidings to stand in for processes. */
 export class MemoryEventLog implements EventLog {
   readonly engine = 'memory'
@@ -54,6 +60,11 @@ export class MemoryEventLog implements EventLog {
   #entries: StoredEntry[] = []
   #start = 0
   #lastSeq = 0
+  /**
+   * Channel → its entries, so a filtered read (a client resuming on a few channels of a busy log)
+   * costs what it returns, not what the log holds. Kept in step with appends and trimming.
+   */
+  readonly #byChannel = new Map<string, ChannelIndex>()
   #wake: (() => void)[] = []
   #closed = false
 
@@ -84,6 +95,11 @@ export class MemoryEventLog implements EventLog {
       const position = String(seq)
       this.#entries.push({ seq, position, event, json: serializeEvent(event), appendedAt: at })
       positions.push(position)
+      for (const channel of event.channels) {
+        const index = this.#byChannel.get(channel)
+        if (index === undefined) this.#byChannel.set(channel, { seqs: [seq], head: 0 })
+        else index.seqs.push(seq)
+      }
     }
     this.#trim()
     if (positions.length > 0) this.#notify()
@@ -95,6 +111,7 @@ export class MemoryEventLog implements EventLog {
     const afterSeq = after === null ? 0 : this.#seq(after)
     const first = this.#firstSeq()
     const truncated = afterSeq < first - 1
+    if (options.channels !== undefined && options.channels.patterns.length === 0) return this.#readIndexed(after, afterSeq, options.channels.exact, options.limit, truncated)
     let i = this.#indexAfter(afterSeq)
     const matcher = options.channels ? new ChannelMatcher(options.channels.exact, options.channels.patterns) : null
     const entries: LogEntry[] = []
@@ -106,6 +123,39 @@ export class MemoryEventLog implements EventLog {
       if (matcher === null || matcher.matchesAny(e.event.channels)) entries.push(e)
     }
     if (next === null && this.#lastSeq > 0 && end === this.#start) next = String(this.#lastSeq)
+    return { entries, truncated, next }
+  }
+
+  /**
+   * A read of exact channels through {@link #byChannel}: each channel's entries after `afterSeq`,
+   * found by binary search, merged in log order. Patterns can match any channel, so they scan.
+   */
+  #readIndexed(after: string | null, afterSeq: number, channels: readonly string[], limit: number, truncated: boolean): ReadResult {
+    const cursors: { seqs: number[]; at: number }[] = []
+    for (const channel of new Set(channels)) {
+      const index = this.#byChannel.get(channel)
+      if (index === undefined) continue
+      const at = firstAbove(index.seqs, index.head, Math.max(afterSeq, this.#firstSeq() - 1))
+      if (at < index.seqs.length) cursors.push({ seqs: index.seqs, at })
+    }
+    const entries: LogEntry[] = []
+    let last = 0
+    while (entries.length < limit) {
+      let best = -1
+      for (let c = 0; c < cursors.length; c++) {
+        const cur = cursors[c]!
+        if (cur.at < cur.seqs.length && (best === -1 || cur.seqs[cur.at]! < cursors[best]!.seqs[cursors[best]!.at]!)) best = c
+      }
+      if (best === -1) break
+      const seq = cursors[best]!.seqs[cursors[best]!.at]!
+      // An event on several of the channels is in several lists: take it once.
+      for (const cur of cursors) if (cur.at < cur.seqs.length && cur.seqs[cur.at] === seq) cur.at++
+      entries.push(this.#entries[this.#indexAfter(seq - 1)]!)
+      last = seq
+    }
+    // A full page covers up to its last entry; a short one covers the whole log.
+    const covered = entries.length >= limit ? last : this.#lastSeq
+    const next = covered > afterSeq ? String(covered) : after
     return { entries, truncated, next }
   }
 
@@ -168,6 +218,19 @@ export class MemoryEventLog implements EventLog {
     const end = this.#entries.length
     if (end - start > this.#maxEvents) start = end - this.#maxEvents
     while (start < end && this.#entries[start]!.appendedAt < cutoff) start++
+    // Removed entries leave their channels' lists in order: each is the head of each of its lists.
+    for (let i = this.#start; i < start; i++) {
+      for (const channel of this.#entries[i]!.event.channels) {
+        const index = this.#byChannel.get(channel)
+        if (index === undefined) continue
+        index.head++
+        if (index.head >= index.seqs.length) this.#byChannel.delete(channel)
+        else if (index.head > 1024 && index.head * 2 > index.seqs.length) {
+          index.seqs = index.seqs.slice(index.head)
+          index.head = 0
+        }
+      }
+    }
     this.#start = start
     if (start > 4096 && start * 2 > end) {
       this.#entries = this.#entries.slice(start)
@@ -191,4 +254,16 @@ export class MemoryEventLog implements EventLog {
       this.#wake.push(done)
     })
   }
+}
+
+/** The first index ≥ `from` in ascending `seqs` whose value exceeds `seq` (`seqs.length` if none). */
+function firstAbove(seqs: readonly number[], from: number, seq: number): number {
+  let lo = from
+  let hi = seqs.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (seqs[mid]! <= seq) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }

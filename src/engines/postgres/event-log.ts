@@ -134,7 +134,7 @@ function statements(s: string): Statements {
       (SELECT m.value::bigint FROM ${s}.meta m WHERE m.key = 'trimmed_to') AS trimmed_to,
       (SELECT max(e.position) FROM ${s}.events e) AS max_position,
       EXISTS (SELECT FROM ${s}.inbox) AS inbox_pending`
-  const exact = `SELECT x.position FROM unnest($3::text[]) AS c(name)
+  const exact = `SELECT DISTINCT x.position FROM unnest($3::text[]) AS c(name)
       CROSS JOIN LATERAL (SELECT ec.position FROM ${s}.event_channels ec WHERE ec.channel = c.name AND ec.position > $1 ORDER BY ec.position LIMIT $2) x`
   const patterns = (p: string): string =>
     `(SELECT DISTINCT ec.position FROM ${s}.event_channels ec WHERE ec.position > $1 AND ec.channel LIKE ANY (${p}::text[]) ORDER BY ec.position LIMIT $2)`
