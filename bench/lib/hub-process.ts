@@ -6,6 +6,10 @@
  * BENCH_ENGINE chooses the event log: `memory` (default), `postgres` (PostgresEventLog on
  * DATABASE_URL, in schema BENCH_PG_SCHEMA) or `redis` (RedisEventLog on REDIS_URL, under key
  * prefix BENCH_REDIS_PREFIX); on the last two, several hub processes share one log.
+ *
+ * { cmd: 'rss', connections } → { rss, heapUsed, external, arrayBuffers, connections, gc }: waits
+ * until the hub holds `connections` subscribers, forces GC (when started with --expose-gc, e.g.
+ * NODE_OPTIONS=--expose-gc) and lets the heap settle, then reads process.memoryUsage().
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -37,7 +41,30 @@ server.listen(0, '127.0.0.1', async () => {
 const PAD = 'x'.repeat(150)
 const TICK_MS = 5
 
-process.on('message', async (msg: { cmd: string; rate: number; ms: number; channel: string }) => {
+/** Settling before a memory reading: how often the subscriber count is checked, and the longest wait. */
+const SETTLE_POLL_MS = 50
+const SETTLE_TIMEOUT_MS = 120_000
+/** Pause between forced GCs, so that finalizers and freed native buffers are released. */
+const GC_PAUSE_MS = 250
+
+/** Waits (bounded) until the hub holds `connections` subscribers, forces GC three times and reads memory. */
+async function memory(connections: number): Promise<object> {
+  const deadline = performance.now() + SETTLE_TIMEOUT_MS
+  while (tidings.hub.size !== connections && performance.now() < deadline) await new Promise((r) => setTimeout(r, SETTLE_POLL_MS))
+  const gc = (globalThis as { gc?: () => void }).gc
+  for (let i = 0; i < 3; i++) {
+    gc?.()
+    await new Promise((r) => setTimeout(r, GC_PAUSE_MS))
+  }
+  const m = process.memoryUsage()
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, connections: tidings.hub.size, gc: gc !== undefined }
+}
+
+process.on('message', async (msg: { cmd: string; rate: number; ms: number; channel: string; connections?: number }) => {
+  if (msg.cmd === 'rss') {
+    process.send!(await memory(msg.connections ?? 0))
+    return
+  }
   if (msg.cmd === 'exit') {
     await tidings.close()
     await log?.close()
