@@ -20,7 +20,7 @@
 import type { JetStreamClient, JetStreamManager, StreamConfig, StreamInfo } from '@nats-io/jetstream'
 import { isEnvelope, normalizeEvent, serializeEvent, type TidingsEvent } from '../../core/envelope.js'
 import { TidingsError, isTidingsError } from '../../core/errors.js'
-import type { EventLog, EventLogCapabilities, LogEntry, ReadOptions, ReadResult, RetentionOptions } from '../../core/event-log.js'
+import type { AppendResult, EventLog, EventLogCapabilities, LogEntry, ReadOptions, ReadResult, RetentionOptions } from '../../core/event-log.js'
 import { createLogger, type Logger } from '../../core/logger.js'
 import {
   DEFAULT_NATS_API_TIMEOUT_MS,
@@ -200,9 +200,20 @@ export class NatsEventLog implements EventLog {
     } catch (err) {
       if (!isNoStream(err)) throw err
       // The stream was deleted under us: like Redis's missing epoch, that starts a new log.
-      await this.#ensureStream(live)
+      this.#epoch = epochFromCreated((await this.#ensureStream(live)).created)
       return this.#publish(live, events)
     }
+  }
+
+  /**
+   * {@link append} with the epoch this log last read (at connect, or when an append found the
+   * stream gone) instead of a stream-info request per append. A stream that another process
+   * recreated meanwhile leaves it stale until then; a client resuming from such a cursor gets an
+   * honest `tidings.reset`, never a silent gap.
+   */
+  async appendWithEpoch(events: readonly TidingsEvent[]): Promise<AppendResult> {
+    const positions = await this.append(events)
+    return { epoch: this.#epoch ?? (await this.epoch()), positions }
   }
 
   async read(after: string | null, options: ReadOptions): Promise<ReadResult> {
