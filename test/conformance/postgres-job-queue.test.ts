@@ -199,7 +199,7 @@ describe('postgres job queue', { skip: skip ?? false }, () => {
         const { rows } = await pool.query<{ component: string; version: number }>(
           `SELECT component, version FROM ${quoteSchema(schema)}.migrations ORDER BY component, version`,
         )
-        assert.deepEqual(rows.map((r) => `${r.component}@${r.version}`), ['events@1', 'jobs@1'])
+        assert.deepEqual(rows.map((r) => `${r.component}@${r.version}`), ['events@1', 'jobs@1', 'jobs@2'])
         const { job } = await queues[0]!.enqueue(newJob())
         assert.equal((await queues[3]!.get(job.id))?.id, job.id)
       } finally {

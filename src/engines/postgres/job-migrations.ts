@@ -18,8 +18,12 @@ const WAITING = `('delayed', 'queued', 'retrying')`
  * - `jobs_key`: the dedup key, unique among retained rows. Pruning deletes the row and so frees the key.
  * - `jobs_lane`: waiting rows of a (queue, name) lane in lease order, so a lease is an ordered index
  *   scan per lane with `FOR UPDATE SKIP LOCKED`, however deep the backlog.
- * - `jobs_lane_due`: the same rows by `run_at`: when the next one of a lane falls due (a waiting
- *   worker's timer).
+ * - `jobs_lane_due` (version 1; replaced by `jobs_lane_later` in version 2): the same rows by `run_at`.
+ * - `jobs_lane_later` (version 2): `delayed` and `retrying` rows of a lane by `run_at`: when the next
+ *   one falls due (a waiting worker's timer). It leaves out `queued` rows, which are due by
+ *   definition, so the lease's lane scan (which asks for every waiting status) can only use
+ *   `jobs_lane`: with `jobs_lane_due` the planner, misled by stale statistics on a table that
+ *   filled up since its last ANALYZE, read and sorted a lane's whole backlog on every lease.
  * - `jobs_leases`: running rows by lease expiry: the takeover of a dead worker's jobs.
  * - `jobs_finished`: finished rows by `finished_at`: retention.
  * - `jobs_owner`: an owner's jobs, newest first (what a user's `GET /v1/jobs` reads).
@@ -150,6 +154,14 @@ export const JOB_QUEUE_MIGRATIONS: readonly Migration[] = [
             SELECT * FROM leased ORDER BY leased.priority DESC, leased.run_at, leased.seq;
         END
         $fn$`)
+    },
+  },
+  {
+    version: 2,
+    name: 'job queue: the due-time index holds only delayed and retrying rows',
+    async up(client, { schema }) {
+      await client.query(`DROP INDEX ${schema}.jobs_lane_due`)
+      await client.query(`CREATE INDEX jobs_lane_later ON ${schema}.jobs (queue, name, run_at) WHERE status IN ('delayed', 'retrying')`)
     },
   },
 ]

@@ -7,13 +7,16 @@
  * `NOTIFY` naming its lane inside its own transaction, so the wake-up exists if and only if the
  * job does; waiting workers `LISTEN` on one connection per queue instance and also set a timer
  * for the next delayed job or lease expiry, and the worker's own polling is the backstop.
+ * Enqueue, complete and fail calls made in one event-loop turn go to the database as one statement
+ * each (unnest of arrays): one round trip and one commit for a whole burst or a whole batch of
+ * finished jobs, each caller still answered on its own.
  *
  * Times come from the database's clock (`now()`), so leases held by workers on hosts with skewed
  * clocks still expire in the order they were granted. `pg` is an optional peer dependency, loaded
  * when the queue first connects.
  */
-import { randomBytes } from 'node:crypto'
-import type { Client, Pool, PoolClient, QueryResultRow } from 'pg'
+import { createHash, randomBytes } from 'node:crypto'
+import type { Client, Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg'
 import { createPool, loadPg, positiveInteger, type PgModule } from './pg.js'
 import { TidingsError } from '../../core/errors.js'
 import type {
@@ -48,7 +51,7 @@ import { DEFAULT_SCHEMA, assertSchemaName, migrate, quoteSchema } from './migrat
 export const DEFAULT_POSTGRES_JOB_RETENTION_MS = 24 * 60 * 60 * 1000
 /** Default interval of the retention sweep that deletes finished records past `retentionMs`. */
 export const DEFAULT_POSTGRES_JOB_PRUNE_INTERVAL_MS = 60_000
-/** Default most expired leases one lease call takes back, and most records one prune statement deletes. */
+/** Default most expired leases one lease call takes back, most records one prune statement deletes, and most calls one coalesced statement carries. */
 export const DEFAULT_POSTGRES_JOB_BATCH = 1_000
 
 /** Slack added to a wake-up timer, so that it does not fire a hair before the job is due. */
@@ -80,10 +83,31 @@ export interface PostgresJobQueueOptions {
   retentionMs?: number
   /** Interval of the retention sweep. @defaultValue {@link DEFAULT_POSTGRES_JOB_PRUNE_INTERVAL_MS} */
   pruneIntervalMs?: number
-  /** Most expired leases one lease call takes back, and most records one prune statement deletes. @defaultValue {@link DEFAULT_POSTGRES_JOB_BATCH} */
+  /**
+   * Most expired leases one lease call takes back, most records one prune statement deletes, and
+   * most enqueue, complete or fail calls one coalesced statement carries. @defaultValue {@link DEFAULT_POSTGRES_JOB_BATCH}
+   */
   batchSize?: number
+  /**
+   * Send the queue's statements as named prepared statements, parsed and planned once per
+   * connection. Turn off behind a pooler that cannot keep them (PgBouncer before 1.21 in
+   * transaction mode). @defaultValue true
+   */
+  preparedStatements?: boolean
   /** Where connection trouble is reported. @defaultValue pino at `TIDINGS_LOG_LEVEL` */
   logger?: Logger
+}
+
+/** Prepared-statement names by statement text: the text includes the schema, so queues sharing a pool never collide. */
+const statementNames = new Map<string, string>()
+
+function statementName(text: string): string {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `tidings_jobs_${createHash('sha256').update(text).digest('hex').slice(0, 20)}`
+    statementNames.set(text, name)
+  }
+  return name
 }
 
 interface Waiter {
@@ -168,6 +192,7 @@ const HELD = `j.id = $1 AND j.status = 'running' AND j.token = $2`
 /** The SQL the queue runs, built once per schema. */
 interface Statements {
   readonly enqueue: string
+  readonly enqueueMany: string
   readonly byKey: string
   readonly lease: string
   readonly lookAhead: string
@@ -201,16 +226,36 @@ function statements(s: string): Statements {
       ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
       RETURNING *
     ) SELECT ${RECORD}, ${notify('j', '$1')} AS notified FROM ins j`
+  // Many jobs at once, in the order given ($2 … $13 are arrays); a job whose key is taken gets no row.
+  // One wake-up per lane: PostgreSQL folds identical notifications of one transaction into one.
+  const enqueueMany = `WITH ins AS (
+      INSERT INTO ${s}.jobs AS j (id, name, queue, payload, priority, key, has_owner, owner_user, owner_tenant, status,
+        max_attempts, enqueued_at, run_at, updated_at)
+      SELECT n.id, n.name, n.queue, n.payload::json, n.priority, n.key, n.has_owner, n.owner_user, n.owner_tenant,
+        CASE WHEN n.run_at > now() THEN 'delayed' ELSE 'queued' END, n.max_attempts, n.enqueued_at, n.run_at, now()
+      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::boolean[], $9::text[], $10::text[],
+        $11::int[], $12::timestamptz[], $13::timestamptz[])
+        WITH ORDINALITY AS n(id, name, queue, payload, priority, key, has_owner, owner_user, owner_tenant, max_attempts, run_at, enqueued_at, ord)
+      ORDER BY n.ord
+      ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
+      RETURNING *
+    ) SELECT ${RECORD}, ${notify('j', '$1')} AS notified FROM ins j`
   return {
     enqueue,
+    enqueueMany,
     byKey: `SELECT ${RECORD} FROM ${s}.jobs j WHERE j.key = $1`,
     lease: `SELECT ${RECORD} FROM ${s}.lease_jobs($1::text[], $2::text[], $3, $4, $5, $6, $7::json, $8, $9) WITH ORDINALITY AS j ORDER BY j.ordinality`,
-    // How long until a job of these lanes may be leasable: the earliest waiting job, or the
-    // earliest lease that will expire. Measured on the database's clock.
+    // How long until a job of these lanes may be leasable: the earliest waiting job (any queued
+    // one is due; delayed and retrying ones by jobs_lane_later), or the earliest lease that will
+    // expire. Measured on the database's clock.
     lookAhead: `SELECT extract(epoch FROM least(
         (SELECT min(w.run_at) FROM unnest($1::text[], $2::text[]) AS l(queue, name)
-          CROSS JOIN LATERAL (SELECT j.run_at FROM ${s}.jobs j WHERE j.queue = l.queue AND j.name = l.name AND j.status IN ${WAITING}
-            ORDER BY j.run_at LIMIT 1) w),
+          CROSS JOIN LATERAL (
+            (SELECT j.run_at FROM ${s}.jobs j WHERE j.queue = l.queue AND j.name = l.name AND j.status = 'queued' LIMIT 1)
+            UNION ALL
+            (SELECT j.run_at FROM ${s}.jobs j WHERE j.queue = l.queue AND j.name = l.name AND j.status IN ('delayed', 'retrying')
+              ORDER BY j.run_at LIMIT 1)
+          ) w),
         (SELECT min(j.lease_expires_at) FROM ${s}.jobs j WHERE j.status = 'running' AND j.queue = ANY ($3::text[]) AND j.name = ANY ($4::text[]))
       ) - clock_timestamp())::float8 * 1000 AS wait_ms`,
     heartbeat: `UPDATE ${s}.jobs j SET lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()
@@ -218,14 +263,19 @@ function statements(s: string): Statements {
       WHERE j.id = l.id AND j.status = 'running' AND j.token = l.token
       RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel_requested`,
     setProgress: `UPDATE ${s}.jobs j SET progress = $3::json, updated_at = now() WHERE ${HELD}`,
-    complete: `UPDATE ${s}.jobs j SET status = 'succeeded', result = $3::json, error = NULL, finished_at = now(),
-      duration_ms = ${DURATION}, ${NO_LEASE}, updated_at = now() WHERE ${HELD} RETURNING ${RECORD}`,
-    // $4 null: the last attempt failed. Otherwise back to the lane until $4, and a wake-up.
+    // Ends many attempts `succeeded` at once: ids $1, tokens $2, results $3 (JSON texts); a row per lease still held.
+    complete: `UPDATE ${s}.jobs j SET status = 'succeeded', result = l.result::json, error = NULL, finished_at = now(),
+      duration_ms = ${DURATION}, ${NO_LEASE}, updated_at = now()
+      FROM unnest($1::text[], $2::text[], $3::text[]) AS l(id, token, result)
+      WHERE j.id = l.id AND j.status = 'running' AND j.token = l.token RETURNING ${RECORD}`,
+    // Ends many attempts at once: ids $1, tokens $2, errors $3 (JSON texts), retry times $4 (null: the last
+    // attempt failed; otherwise back to the lane until then, with a wake-up on channel $5).
     fail: `WITH f AS (
-        UPDATE ${s}.jobs j SET status = CASE WHEN $4::timestamptz IS NULL THEN 'failed' ELSE 'retrying' END, error = $3::json,
-          finished_at = CASE WHEN $4::timestamptz IS NULL THEN now() END, duration_ms = ${DURATION},
-          run_at = coalesce($4::timestamptz, j.run_at), ${NO_LEASE}, updated_at = now()
-        WHERE ${HELD} RETURNING *
+        UPDATE ${s}.jobs j SET status = CASE WHEN l.retry_at IS NULL THEN 'failed' ELSE 'retrying' END, error = l.error::json,
+          finished_at = CASE WHEN l.retry_at IS NULL THEN now() END, duration_ms = ${DURATION},
+          run_at = coalesce(l.retry_at, j.run_at), ${NO_LEASE}, updated_at = now()
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS l(id, token, error, retry_at)
+        WHERE j.id = l.id AND j.status = 'running' AND j.token = l.token RETURNING j.*
       ) SELECT ${RECORD}, CASE WHEN j.status = 'retrying' THEN ${notify('j', '$5')} END AS notified FROM f j`,
     confirmCancel: `UPDATE ${s}.jobs j SET status = 'cancelled', finished_at = now(), duration_ms = ${DURATION}, ${NO_LEASE},
       updated_at = now() WHERE ${HELD} RETURNING ${RECORD}`,
@@ -344,6 +394,80 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined
 }
 
+/** A call waiting in a {@link Coalescer}. */
+interface Pending<I, O> {
+  readonly input: I
+  resolve(output: O): void
+  reject(err: unknown): void
+}
+
+/**
+ * Gathers the calls of one kind (enqueue, complete, fail) made in one event-loop turn and sends
+ * them as one statement: a worker at concurrency N finishing jobs together costs one round trip and
+ * one commit instead of N. Each caller still gets its own answer or its own error: `send` answers
+ * per input, in order. A job named twice in one turn starts a new statement, so the second call
+ * sees the first one's outcome, as it would one call at a time.
+ */
+class Coalescer<I extends { readonly id: string }, O> {
+  #pending = new Map<string, Pending<I, O>>()
+  #scheduled = false
+
+  constructor(
+    private readonly send: (inputs: readonly I[]) => Promise<readonly (O | Error)[]>,
+    private readonly max: number,
+  ) {}
+
+  push(input: I): Promise<O> {
+    if (this.#pending.has(input.id)) this.#flush()
+    return new Promise<O>((resolve, reject) => {
+      this.#pending.set(input.id, { input, resolve, reject })
+      if (this.#pending.size >= this.max) this.#flush()
+      else if (!this.#scheduled) {
+        this.#scheduled = true
+        setImmediate(() => this.#flush())
+      }
+    })
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    const batch = [...this.#pending.values()]
+    this.#pending = new Map()
+    if (batch.length === 0) return
+    this.send(batch.map((p) => p.input)).then(
+      (outputs) =>
+        batch.forEach((p, i) => {
+          const out = outputs[i]!
+          if (out instanceof Error) p.reject(out)
+          else p.resolve(out)
+        }),
+      (err: unknown) => {
+        for (const p of batch) p.reject(err)
+      },
+    )
+  }
+}
+
+/** The rows a statement returned, matched to the leases it was given: a lease with no row was lost. */
+function byLease(leases: readonly LeaseRef[], rows: readonly JobRow[]): (JobRecord | Error)[] {
+  const byId = new Map(rows.map((r) => [r.id, r]))
+  return leases.map((l) => {
+    const row = byId.get(l.id)
+    return row === undefined ? leaseLost(l) : recordOf(row)
+  })
+}
+
+/** A complete() call, as the coalescer carries it. */
+interface CompleteCall extends LeaseRef {
+  readonly result: string
+}
+
+/** A fail() call, as the coalescer carries it. */
+interface FailCall extends LeaseRef {
+  readonly error: string
+  readonly retryAt: string | null
+}
+
 /** A JobQueue on PostgreSQL: durable, shared by every process that uses the schema. See docs/engines/postgres.md. */
 export class PostgresJobQueue implements JobQueue {
   readonly engine = 'postgres'
@@ -361,6 +485,7 @@ export class PostgresJobQueue implements JobQueue {
   readonly #lostError: string
   readonly #givenPool: Pool | undefined
   readonly #connectionString: string | undefined
+  readonly #prepared: boolean
   #pool: Pool | undefined
   #pg: PgModule | undefined
   #ready: Promise<void> | undefined
@@ -368,6 +493,9 @@ export class PostgresJobQueue implements JobQueue {
   #pruneTimer: NodeJS.Timeout | undefined
   #pruning: Promise<unknown> | undefined
   readonly #waiters = new Set<Waiter>()
+  readonly #inserts: Coalescer<NewJob, JobRow | null>
+  readonly #completes: Coalescer<CompleteCall, JobRecord>
+  readonly #fails: Coalescer<FailCall, JobRecord>
   #closed = false
 
   constructor(options: PostgresJobQueueOptions = {}) {
@@ -380,6 +508,7 @@ export class PostgresJobQueue implements JobQueue {
     this.#batch = positiveInteger(options.batchSize ?? DEFAULT_POSTGRES_JOB_BATCH, 'batchSize')
     this.#poolSize = positiveInteger(options.poolSize ?? DEFAULT_POOL_SIZE, 'poolSize')
     this.#givenPool = options.pool
+    this.#prepared = options.preparedStatements ?? true
     this.#connectionString = options.connectionString ?? process.env.DATABASE_URL
     if (this.#givenPool === undefined && !this.#connectionString) {
       throw new TidingsError('TIDINGS_ERR_INVALID_CONFIG', { detail: 'the PostgreSQL engine needs a pool, a connectionString or DATABASE_URL' })
@@ -387,6 +516,15 @@ export class PostgresJobQueue implements JobQueue {
     this.#logger = (options.logger ?? createLogger()).child({ engine: 'postgres', port: 'jobs', schema: this.schema })
     const lost = new TidingsError('TIDINGS_ERR_JOB_WORKER_LOST')
     this.#lostError = json({ message: lost.message, code: lost.code, stack: null } satisfies JobError)
+    this.#inserts = new Coalescer<NewJob, JobRow | null>((jobs) => this.#insertMany(jobs), this.#batch)
+    this.#completes = new Coalescer<CompleteCall, JobRecord>(async (calls) => {
+      const values = [calls.map((c) => c.id), calls.map((c) => c.token), calls.map((c) => c.result)]
+      return byLease(calls, (await this.#query<JobRow>(this.#sql.complete, values)).rows)
+    }, this.#batch)
+    this.#fails = new Coalescer<FailCall, JobRecord>(async (calls) => {
+      const values = [calls.map((c) => c.id), calls.map((c) => c.token), calls.map((c) => c.error), calls.map((c) => c.retryAt), this.notifyChannel]
+      return byLease(calls, (await this.#query<JobRow>(this.#sql.fail, values)).rows)
+    }, this.#batch)
   }
 
   /** Connects and creates or migrates the tables. Idempotent; a failed start is tried again by the next call. */
@@ -399,13 +537,15 @@ export class PostgresJobQueue implements JobQueue {
     return this.#ready
   }
 
+  /** Enqueues of one event-loop turn go to the database as one statement (see {@link Coalescer}). */
   async enqueue(job: NewJob): Promise<EnqueueResult> {
     await this.#open()
+    let inserted = await this.#inserts.push(job)
     for (let i = 0; i < ENQUEUE_TRIES; i++) {
-      const inserted = await this.#insert(this.#pool!, job)
       if (inserted !== null) return { job: recordOf(inserted), created: true }
       const existing = await this.#query<JobRow>(this.#sql.byKey, [job.key])
       if (existing.rows[0] !== undefined) return { job: recordOf(existing.rows[0]), created: false }
+      inserted = await this.#insert(this.#pool!, job)
     }
     throw new TidingsError('TIDINGS_ERR_INTERNAL', { detail: `job key ${job.key} kept changing hands while enqueueing` })
   }
@@ -492,13 +632,16 @@ export class PostgresJobQueue implements JobQueue {
     if (rowCount === 0) throw leaseLost(lease)
   }
 
+  /** Completions of one event-loop turn go to the database as one statement (see {@link Coalescer}). */
   async complete(lease: LeaseRef, result: unknown): Promise<JobRecord> {
-    return this.#held(lease, await this.#query<JobRow>(this.#sql.complete, [lease.id, lease.token, json(result)]))
+    await this.#open()
+    return this.#completes.push({ id: lease.id, token: lease.token, result: json(result) })
   }
 
+  /** Failures of one event-loop turn go to the database as one statement (see {@link Coalescer}). */
   async fail(lease: LeaseRef, error: JobError, retryAt: Date | null): Promise<JobRecord> {
-    const values = [lease.id, lease.token, json(error), retryAt === null ? null : retryAt.toISOString(), this.notifyChannel]
-    return this.#held(lease, await this.#query<JobRow>(this.#sql.fail, values))
+    await this.#open()
+    return this.#fails.push({ id: lease.id, token: lease.token, error: json(error), retryAt: retryAt === null ? null : retryAt.toISOString() })
   }
 
   async confirmCancel(lease: LeaseRef): Promise<JobRecord> {
@@ -554,7 +697,7 @@ export class PostgresJobQueue implements JobQueue {
     if (filter.status !== undefined && filter.status.length > 0) {
       conditions.push(`CASE WHEN j.status = 'delayed' AND j.run_at <= now() THEN 'queued' ELSE j.status END = ANY (${param([...filter.status])}::text[])`)
     }
-    const { rows } = await this.#query<JobRow>(this.#sql.list(conditions), values)
+    const { rows } = await this.#query<JobRow>(this.#sql.list(conditions), values, false)
     const more = rows.length > limit
     const jobs = rows.slice(0, limit)
     return { jobs: jobs.map(recordOf), next: more ? jobs[jobs.length - 1]!.seq : null }
@@ -694,10 +837,44 @@ export class PostgresJobQueue implements JobQueue {
       job.enqueuedAt.toISOString(),
     ]
     try {
-      const { rows } = await on.query<JobRow>(this.#sql.enqueue, values)
+      const { rows } = await on.query<JobRow>(this.#statement(this.#sql.enqueue, values))
       return rows[0] ?? null
     } catch (err) {
       throw this.#mapError(err, job.id)
+    }
+  }
+
+  /**
+   * Inserts jobs in one statement; per job, its row or null when its key was taken. When the
+   * database refuses the statement (a duplicate id, say), each job is tried on its own, so that
+   * only the faulty one fails.
+   */
+  async #insertMany(jobs: readonly NewJob[]): Promise<(JobRow | null | Error)[]> {
+    if (jobs.length === 1) return [await this.#insert(this.#pool!, jobs[0]!).catch((err: Error) => err)]
+    const values = [
+      this.notifyChannel,
+      jobs.map((j) => j.id),
+      jobs.map((j) => j.name),
+      jobs.map((j) => j.queue),
+      jobs.map((j) => json(j.payload)),
+      jobs.map((j) => j.priority),
+      jobs.map((j) => j.key),
+      jobs.map((j) => j.owner !== null),
+      jobs.map((j) => j.owner?.user ?? null),
+      jobs.map((j) => j.owner?.tenant ?? null),
+      jobs.map((j) => j.maxAttempts),
+      jobs.map((j) => j.runAt.toISOString()),
+      jobs.map((j) => j.enqueuedAt.toISOString()),
+    ]
+    try {
+      const { rows } = await this.#pool!.query<JobRow>(this.#statement(this.#sql.enqueueMany, values))
+      const byId = new Map(rows.map((r) => [r.id, r]))
+      return jobs.map((j) => byId.get(j.id) ?? null)
+    } catch (err) {
+      // Without a SQLSTATE the connection failed, and whether the statement committed is unknown.
+      if (errorCode(err) === undefined) throw this.#mapError(err)
+      this.#mapError(err)
+      return Promise.all(jobs.map((j) => this.#insert(this.#pool!, j).catch((e: Error) => e)))
     }
   }
 
@@ -708,13 +885,18 @@ export class PostgresJobQueue implements JobQueue {
   }
 
   /** Runs one statement on the pool; a vanished schema makes the next call migrate again. */
-  async #query<R extends QueryResultRow>(text: string, values: unknown[]): Promise<{ rows: R[]; rowCount: number | null }> {
+  async #query<R extends QueryResultRow>(text: string, values: unknown[], prepare = true): Promise<{ rows: R[]; rowCount: number | null }> {
     await this.#open()
     try {
-      return await this.#pool!.query<R>(text, values)
+      return await this.#pool!.query<R>(prepare ? this.#statement(text, values) : { text, values })
     } catch (err) {
       throw this.#mapError(err)
     }
+  }
+
+  /** A statement as `pg` takes it: named, so each connection parses and plans it once, unless prepared statements are off. */
+  #statement(text: string, values: unknown[]): QueryConfig {
+    return this.#prepared ? { name: statementName(text), text, values } : { text, values }
   }
 
   async #connect(): Promise<PoolClient> {
