@@ -5,6 +5,11 @@
  * longer ones page through the engine. The seam between replay and live is closed synchronously:
  * the final part of every replay comes from the window in the same turn that the subscriber joins
  * the index, so nothing is lost or repeated.
+ *
+ * The fan-out hot path keeps per-connection work to a minimum: the entries of one tail batch on a
+ * channel form one {@link HubRun}, whose frames are joined once; every subscriber that follows that
+ * channel alone (the common case) gets the run in one call and writes the same bytes, so each
+ * connection costs one call and one write per batch whatever the number of events in it.
  */
 import { isPattern, patternToRegExp } from './channels.js'
 import { canSubscribe, tenantAllows, type Principal } from './auth.js'
@@ -44,15 +49,32 @@ export interface HubEntry {
 }
 
 /**
+ * The entries of one tail batch on one channel, in log order, shared by every subscriber that
+ * follows only that channel. Joined frames are built once, on first use ({@link sseRunFrame}).
+ */
+export interface HubRun {
+  readonly entries: readonly HubEntry[]
+  /** The entries' `sseFrame`s joined. */
+  sse: Buffer | undefined
+  /** The entries' {@link sseMessageFrame}s joined. */
+  sseMessage: Buffer | undefined
+}
+
+/**
  * A consumer of the hub: an SSE response, a WebSocket, a server-side iterator. The hub calls
- * `deliver` for each matching entry of a batch and `flush` once at the end of the batch, so a
- * subscriber can join one batch's frames into one write.
+ * `deliver` for each matching entry of a batch (or `deliverRun` once for a run of them) and `flush`
+ * once at the end of the batch, so a subscriber can join one batch's frames into one write.
  */
 export interface HubSubscriber {
   readonly principal: Principal
   /** Channel names and patterns followed; checked against the principal's rights at attach. */
   readonly channels: readonly string[]
   deliver(entry: HubEntry): void
+  /**
+   * Optional: the same as `deliver` for each entry of the run, in order. Subscribers that have it
+   * can hand the run's joined bytes, shared with every other subscriber, to their socket.
+   */
+  deliverRun?(run: HubRun): void
   /** A `tidings.reset` for this subscriber, already framed. */
   deliverReset(entry: HubEntry): void
   flush(): void
@@ -84,6 +106,8 @@ interface Attached {
   closed: boolean
   /** Already in the current batch's flush list. */
   dirty: boolean
+  /** Follows exactly one channel name and no pattern: served by runs, indexed in `#solo`. */
+  readonly solo: boolean
 }
 
 interface PatternSlot {
@@ -110,6 +134,26 @@ export function wsMessage(entry: HubEntry): Buffer {
   return (entry.wsMessage ??= wsEventMessage(entry.cursor, entry.json))
 }
 
+/** The run's SSE frames joined into one Buffer, built once per run (a lone frame is not copied). */
+export function sseRunFrame(run: HubRun): Buffer {
+  return (run.sse ??= joinFrames(run.entries, (e) => e.sseFrame))
+}
+
+/** The run's {@link sseMessageFrame}s joined into one Buffer, built once per run. */
+export function sseRunMessage(run: HubRun): Buffer {
+  return (run.sseMessage ??= joinFrames(run.entries, sseMessageFrame))
+}
+
+function joinFrames(entries: readonly HubEntry[], frame: (e: HubEntry) => Buffer): Buffer {
+  if (entries.length === 1) return frame(entries[0]!)
+  let length = 0
+  for (const e of entries) length += frame(e).length
+  const out = Buffer.allocUnsafe(length)
+  let at = 0
+  for (const e of entries) at += frame(e).copy(out, at)
+  return out
+}
+
 function wsEventMessage(cursor: string | null, json: string): Buffer {
   return Buffer.from(`{"op":"event","cursor":${JSON.stringify(cursor)},"event":${json}}`)
 }
@@ -124,7 +168,12 @@ export class Hub {
   readonly #catchUpWaitMs: number
   readonly #tailRetryMs: number
 
+  /** Channel → live subscribers following it among other channels or patterns. */
   readonly #exact = new Map<string, Set<Attached>>()
+  /** Channel → live subscribers following that channel alone (served by runs). */
+  readonly #solo = new Map<string, Set<Attached>>()
+  /** Channel → entries of the current batch for `#solo` subscribers; emptied after each batch. */
+  readonly #runs = new Map<string, HubEntry[]>()
   readonly #patterns = new Map<string, PatternSlot>()
   readonly #bySub = new Map<HubSubscriber, Attached>()
   /** Ring buffer of recent entries, oldest at #winStart. */
@@ -203,15 +252,17 @@ export class Hub {
     await this.start()
     if (this.#closed) throw new TidingsError('TIDINGS_ERR_CLOSED')
     const patterns = sub.channels.filter(isPattern)
+    const exact = [...new Set(sub.channels.filter((c) => !isPattern(c)))]
     const a: Attached = {
       sub,
       since: null,
-      exact: sub.channels.filter((c) => !isPattern(c)),
+      exact,
       patterns,
       patternRes: patterns.map(patternToRegExp),
       live: false,
       closed: false,
       dirty: false,
+      solo: exact.length === 1 && patterns.length === 0,
     }
     this.#bySub.set(sub, a)
     if (cursor === null) {
@@ -239,10 +290,11 @@ export class Hub {
     a.closed = true
     this.#bySub.delete(sub)
     if (!a.live) return
+    const index = a.solo ? this.#solo : this.#exact
     for (const c of a.exact) {
-      const set = this.#exact.get(c)
+      const set = index.get(c)
       set?.delete(a)
-      if (set?.size === 0) this.#exact.delete(c)
+      if (set?.size === 0) index.delete(c)
     }
     for (const p of a.patterns) {
       const slot = this.#patterns.get(p)
@@ -371,9 +423,10 @@ export class Hub {
     if (a.closed) return
     a.since = since
     a.live = true
+    const index = a.solo ? this.#solo : this.#exact
     for (const c of a.exact) {
-      let set = this.#exact.get(c)
-      if (!set) this.#exact.set(c, (set = new Set()))
+      let set = index.get(c)
+      if (!set) index.set(c, (set = new Set()))
       set.add(a)
     }
     a.patterns.forEach((p, i) => {
@@ -498,15 +551,31 @@ export class Hub {
     }
   }
 
-  /** The hot path: one batch from the tail, fanned out, then one flush per touched subscriber. */
+  /**
+   * The hot path: one batch from the tail, fanned out, then one flush per touched subscriber.
+   * Subscribers following one channel alone get that channel's entries as one shared run; the
+   * others are offered entry by entry.
+   */
   #fanOut(batch: readonly LogEntry[]): void {
     const dirty = this.#dirty
+    const runs = this.#runs
+    const solo = this.#solo
+    const others = this.#exact.size > 0 || this.#patterns.size > 0
     for (const le of batch) {
       const e = this.#entry(le)
       this.#remember(e)
       this.#position = e.position
       const ev = e.event
       const chans = ev.channels
+      if (solo.size > 0) {
+        for (const c of chans) {
+          if (!solo.has(c)) continue
+          const run = runs.get(c)
+          if (run === undefined) runs.set(c, [e])
+          else if (run[run.length - 1] !== e) run.push(e)
+        }
+      }
+      if (!others) continue
       if (chans.length === 1 && this.#patterns.size === 0) {
         const set = this.#exact.get(chans[0]!)
         if (set !== undefined) for (const a of set) this.#offer(a, e, dirty)
@@ -520,6 +589,10 @@ export class Hub {
       }
       for (const a of targets) this.#offer(a, e, dirty)
     }
+    if (runs.size > 0) {
+      for (const [c, entries] of runs) this.#deliverRun(solo.get(c)!, entries, dirty)
+      runs.clear()
+    }
     this.#metrics.tailedEvents.inc(batch.length)
     for (const a of dirty) {
       a.dirty = false
@@ -527,6 +600,30 @@ export class Hub {
     }
     dirty.length = 0
     this.#wakePositionWaiters()
+  }
+
+  /** One channel's entries of a batch to the subscribers following that channel alone. */
+  #deliverRun(subs: Set<Attached>, entries: HubEntry[], dirty: Attached[]): void {
+    let shared = true
+    for (const e of entries) {
+      if (e.event.tenant !== null || e.dupOf !== null) {
+        shared = false
+        break
+      }
+    }
+    if (!shared) {
+      // Tenant checks or dedup decide per subscriber: entry by entry, as for everyone else.
+      for (const a of subs) for (const e of entries) this.#offer(a, e, dirty)
+      return
+    }
+    const run: HubRun = { entries, sse: undefined, sseMessage: undefined }
+    // A solo subscriber gets nothing else in this batch, so it can flush at once.
+    for (const a of subs) {
+      const sub = a.sub
+      if (sub.deliverRun !== undefined) sub.deliverRun(run)
+      else for (const e of entries) sub.deliver(e)
+      sub.flush()
+    }
   }
 
   #offer(a: Attached, e: HubEntry, dirty: Attached[]): void {

@@ -1,12 +1,16 @@
 /**
  * One Server-Sent Events connection as a hub subscriber. Frames of one hub batch are joined into a
- * single write; when the socket pushes back, later chunks wait in a queue bounded in bytes and
- * events, and a consumer that overflows it is cut (its cursor is whatever it last received, so it
- * resumes from the log with no gap).
+ * single write — for a connection following one channel, the hub's run is already joined and the
+ * same Buffer goes to every such connection; when the socket pushes back, later chunks wait in a
+ * queue bounded in bytes and events, and a consumer that overflows it is cut (its cursor is
+ * whatever it last received, so it resumes from the log with no gap). On HTTP/1.x, once the head is
+ * sent, chunks go to the socket itself: the body is unchunked and the connection is the stream's
+ * own, so the response object would only add a cork and a tick per write.
  */
 import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Principal } from '../core/auth.js'
-import { sseMessageFrame, type HubEntry, type HubSubscriber } from '../core/hub.js'
+import { sseMessageFrame, sseRunFrame, sseRunMessage, type HubEntry, type HubRun, type HubSubscriber } from '../core/hub.js'
 
 /** Default heartbeat interval (below every common proxy idle timeout of 60 s). */
 export const DEFAULT_HEARTBEAT_MS = 15_000
@@ -56,6 +60,10 @@ export class SseConnection implements HubSubscriber {
   readonly #stats: DeliveryStats
   readonly #unnamed: boolean
   #pending: Buffer[] = []
+  /** Events in `#pending` (a run's chunk holds several). */
+  #pendingEvents = 0
+  /** Where chunks are written: the socket on HTTP/1.x once open, else the response. */
+  #out: Socket | ServerResponse
   #queue: Buffer[] = []
   #queuedBytes = 0
   #queuedEvents = 0
@@ -67,6 +75,7 @@ export class SseConnection implements HubSubscriber {
   /** `unnamed`: frames without `event:`, dispatched by an EventSource as `message` (`?dispatch=message`). */
   constructor(res: ServerResponse, principal: Principal, channels: readonly string[], limits: SseLimits, stats: DeliveryStats, unnamed = false) {
     this.#res = res
+    this.#out = res
     this.#unnamed = unnamed
     this.principal = principal
     this.channels = channels
@@ -83,6 +92,10 @@ export class SseConnection implements HubSubscriber {
     if (!http2) this.#res.useChunkedEncodingByDefault = false
     this.#res.writeHead(200, sseHeaders(http2))
     this.#res.write(`retry: ${this.#limits.retryMs}\n: connected\n\n`)
+    // Unchunked HTTP/1.x body on a connection of its own: later chunks can go to the socket as
+    // they are (they queue behind the head if it is still corked).
+    const socket = this.#res.socket
+    if (!http2 && !this.#res.chunkedEncoding && socket !== null && socket !== undefined) this.#out = socket
   }
 
   get closed(): boolean {
@@ -91,7 +104,16 @@ export class SseConnection implements HubSubscriber {
 
   deliver(entry: HubEntry): void {
     this.#pending.push(this.#unnamed ? sseMessageFrame(entry) : entry.sseFrame)
+    this.#pendingEvents++
     this.#lastCursor = entry.cursor
+  }
+
+  deliverRun(run: HubRun): void {
+    const entries = run.entries
+    if (entries.length === 0) return
+    this.#pending.push(this.#unnamed ? sseRunMessage(run) : sseRunFrame(run))
+    this.#pendingEvents += entries.length
+    this.#lastCursor = entries[entries.length - 1]!.cursor
   }
 
   deliverReset(entry: HubEntry): void {
@@ -100,12 +122,21 @@ export class SseConnection implements HubSubscriber {
 
   flush(): void {
     const frames = this.#pending
+    const events = this.#pendingEvents
+    this.#pendingEvents = 0
     if (frames.length === 0 || this.#closed) {
       frames.length = 0
       return
     }
+    if (frames.length === 1) {
+      // The common case: one frame or one shared run; the array is kept for the next batch.
+      const chunk = frames[0]!
+      frames.length = 0
+      this.#write(chunk, events)
+      return
+    }
     this.#pending = []
-    this.#write(frames.length === 1 ? frames[0]! : Buffer.concat(frames), frames.length)
+    this.#write(Buffer.concat(frames), events)
   }
 
   /**
@@ -140,9 +171,9 @@ export class SseConnection implements HubSubscriber {
     }
     this.#stats.events += events
     this.#stats.bytes += chunk.length
-    if (!this.#res.write(chunk)) {
+    if (!this.#out.write(chunk)) {
       this.#blocked = true
-      this.#res.once('drain', this.#onDrain)
+      this.#out.once('drain', this.#onDrain)
     }
   }
 
