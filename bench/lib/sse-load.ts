@@ -2,8 +2,10 @@
  * Bench load generator: N raw SSE connections over loopback sockets. Counts event frames on all of
  * them and measures publish→receive latency on a sample (parsing every frame everywhere would make
  * the load generator the bottleneck). Driven over IPC:
- *   { cmd: 'connect', port, n, channel, sources? } → { connected }
- *   { cmd: 'reset' } → {}; { cmd: 'report' } → { frames, latenciesMs }
+ *   { cmd: 'connect', port, n, channel, sources?, path? } → { connected }
+ *   { cmd: 'reset' } → {}; { cmd: 'report' } → { frames, latenciesMs, cpu }
+ * `path` is the request target (default `/v1/events?channel=<channel>`, Tidings' endpoint), so a
+ * peer's own SSE endpoint can be loaded too; a frame is counted by its `event: bench.tick` line.
  */
 import { connect, type Socket } from 'node:net'
 
@@ -26,25 +28,27 @@ function countMarks(buf: Buffer): number {
   return n
 }
 
-function open(port: number, channel: string, sampled: boolean, localAddress?: string): Promise<void> {
+function open(port: number, path: string, sampled: boolean, localAddress?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const s = connect({ port, host: '127.0.0.1', localAddress })
     sockets.push(s)
-    let carry: Buffer = Buffer.alloc(0)
+    /** The previous chunk's last MARK.length - 1 bytes: a marker may straddle two chunks. */
+    let carry: Buffer | null = null
     let text = ''
     let headers = false
-    s.on('connect', () => s.write(`GET /v1/events?channel=${channel} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n`))
+    s.on('connect', () => s.write(`GET ${path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n`))
     s.on('error', reject)
     s.on('data', (chunk: Buffer) => {
       if (!headers) {
         headers = true
         resolve()
       }
-      // Frames may straddle chunks: keep the tail that could hold a partial marker.
-      const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk
-      frames += countMarks(buf)
-      carry = buf.subarray(Math.max(0, buf.length - MARK.length + 1))
-      if (carry.indexOf(MARK) !== -1) carry = Buffer.alloc(0)
+      // Count markers in the chunk itself (no copy), then the few bytes around the boundary with
+      // the previous one, which hold a marker only if it straddles them.
+      frames += countMarks(chunk)
+      if (carry !== null) frames += countMarks(Buffer.concat([carry, chunk.subarray(0, MARK.length - 1)]))
+      const tail = chunk.length >= MARK.length - 1 ? chunk.subarray(chunk.length - (MARK.length - 1)) : Buffer.concat([carry ?? Buffer.alloc(0), chunk]).subarray(-(MARK.length - 1))
+      carry = Buffer.from(tail)
       if (sampled) {
         const now = process.hrtime.bigint()
         text += chunk.toString('latin1')
@@ -57,12 +61,13 @@ function open(port: number, channel: string, sampled: boolean, localAddress?: st
   })
 }
 
-process.on('message', async (msg: { cmd: string; port: number; n: number; channel: string; sources?: string[] }) => {
+process.on('message', async (msg: { cmd: string; port: number; n: number; channel: string; sources?: string[]; path?: string }) => {
   if (msg.cmd === 'connect') {
     const sources = msg.sources ?? [undefined]
+    const path = msg.path ?? `/v1/events?channel=${msg.channel}`
     for (let i = 0; i < msg.n; i += 100) {
       await Promise.all(
-        Array.from({ length: Math.min(100, msg.n - i) }, (_, j) => open(msg.port, msg.channel, (i + j) % Math.max(1, Math.floor(msg.n / SAMPLE)) === 0, sources[(i + j) % sources.length])),
+        Array.from({ length: Math.min(100, msg.n - i) }, (_, j) => open(msg.port, path, (i + j) % Math.max(1, Math.floor(msg.n / SAMPLE)) === 0, sources[(i + j) % sources.length])),
       )
     }
     process.send!({ connected: sockets.length })
@@ -80,4 +85,5 @@ process.on('message', async (msg: { cmd: string; port: number; n: number; channe
     process.exit(0)
   }
 })
+process.on('disconnect', () => process.exit(0))
 process.send!({ ready: true })
