@@ -3,10 +3,9 @@
  * ({@link JobWorker}), one library's producer and store ({@link Rig}), and the three measurements
  * — draining a backlog ({@link throughput}), enqueue→start one job at a time into an idle worker
  * ({@link idleLatency}) and for a burst ({@link burstLatency}) — plus crash recovery
- * ({@link crashRecovery}). bench/suites/postgres.ts and bench/suites/jobs-engines.ts use it;
- * bench/suites/redis.ts can swap its local copies for it (same protocol, same figures).
+ * ({@link crashRecovery}). bench/suites/redis.ts, postgres.ts and jobs-engines.ts use it.
  *
- * The worker-process protocol (bench/lib/engine-worker.ts, bench/lib/redis-worker.ts,
+ * The worker-process protocol (bench/lib/engine-worker.ts,
  * bench/peers/*-worker.ts):
  *   → { ready, pid }; { cmd: 'start' } → { started }; { cmd: 'exit' } → exits after a graceful stop
  *   unasked: { notice: { run: { id, attempt, at, latencyMs } } } for each job whose payload has `t`

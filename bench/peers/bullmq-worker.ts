@@ -1,7 +1,7 @@
 /**
  * Peer: a BullMQ worker process, as its README has it — `new Worker(queue, processor, { connection,
  * concurrency })` with a no-op processor and every other option at its default (lock 30 s, stalled
- * check every 30 s). The same IPC protocol as bench/lib/redis-worker.ts:
+ * check every 30 s). The same IPC protocol as bench/lib/engine-worker.ts:
  *   → { ready, pid }; { cmd: 'start' } → { started }; { cmd: 'exit' } → exits after `worker.close()`
  *   unasked: { notice: { run: { id, attempt, at, latencyMs } } } for each job whose data has `t`.
  * Env: REDIS_URL, BENCH_BULLMQ_PREFIX (BullMQ's key prefix), BENCH_CONCURRENCY, BENCH_HANG=1 (a

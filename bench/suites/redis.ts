@@ -6,7 +6,7 @@
  * tail reads them back (XREAD BLOCK) before fanning them out; the rate steps up as in `fanout`.
  *
  * Jobs, Tidings beside BullMQ in the same run on the same server: one worker process each
- * (bench/lib/redis-worker.ts, bench/peers/bullmq-worker.ts) with a no-op handler, the producer in
+ * (bench/lib/engine-worker.ts with BENCH_ENGINE=redis, bench/peers/bullmq-worker.ts) with a no-op handler, the producer in
  * this process. Throughput drains a backlog at concurrency 1 and 32; enqueue→start is measured one
  * job at a time into an idle worker (concurrency 1) and for a burst of 1000 (concurrency 32).
  * Tidings runs with lifecycle events on (job.queued/started/succeeded appended to the stream);
@@ -91,7 +91,7 @@ async function tidingsRig(): Promise<Rig> {
     enqueue: (payload) => tidings.enqueue('bench.noop', payload),
     completed: () => admin.zcard(finished),
     worker: (concurrency, hang = false) =>
-      JobWorker.spawn('./redis-worker.ts', { REDIS_URL, BENCH_REDIS_PREFIX: prefix, BENCH_CONCURRENCY: String(concurrency), BENCH_HANG: hang ? '1' : '0' }),
+      JobWorker.spawn('./engine-worker.ts', { BENCH_ENGINE: 'redis', REDIS_URL, BENCH_REDIS_PREFIX: prefix, BENCH_CONCURRENCY: String(concurrency), BENCH_HANG: hang ? '1' : '0' }),
     async close() {
       await tidings.close()
       await queue.close()
