@@ -353,3 +353,51 @@ describe('jobs across instances sharing one memory engine', () => {
     assert.equal(record.error, null)
   })
 })
+
+describe('worker write batching', () => {
+  it('leases for every slot freed in one turn with one call, and publishes job.started before the outcome', async () => {
+    const { createTidings } = await import('../../src/tidings.js')
+    const { MemoryJobQueue } = await import('../../src/engines/memory/job-queue.js')
+    const queue = new MemoryJobQueue()
+    const limits: number[] = []
+    const lease = queue.lease.bind(queue)
+    queue.lease = async (request) => {
+      const r = await lease(request)
+      if (r.leases.length > 0) limits.push(r.leases.length)
+      return r
+    }
+    const tidings = createTidings({ jobs: queue })
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let started = 0
+    let eightStarted!: () => void
+    const allStarted = new Promise<void>((resolve) => (eightStarted = resolve))
+    tidings.defineJob({
+      name: 'test.gated',
+      schema: z.object({ n: z.int() }),
+      handler: async () => {
+        if (++started === 8) eightStarted()
+        await gate
+        // Each ends in its own callback of the same turn, as replies from an engine do.
+        await new Promise((resolve) => setImmediate(resolve))
+        return null
+      },
+    })
+    const ids: string[] = []
+    for (let n = 0; n < 16; n++) ids.push(await tidings.enqueue('test.gated', { n }))
+    const worker = await tidings.startWorker({ concurrency: 8 })
+    try {
+      await allStarted
+      // Eight handlers end in the same turn: the next eight come from one lease call.
+      release()
+      await eventually(async () => ((await tidings.getJob(ids[15]!))?.status === 'succeeded' ? true : null))
+      assert.deepEqual(limits, [8, 8])
+      const types = (await tidings.log.read(null, { limit: 1000 })).entries.filter((e) => e.event.job?.id === ids[0]).map((e) => e.event.type)
+      assert.deepEqual(types, ['job.queued', 'job.started', 'job.succeeded'])
+    } finally {
+      release()
+      await worker.stop(0)
+      await tidings.close()
+    }
+  })
+})
