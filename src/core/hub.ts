@@ -67,10 +67,7 @@ export interface HubRun {
  */
 export interface HubSubscriber {
   readonly principal: Principal
-  /**
-   * Channel names and patterns followed; checked against the principal's rights at attach. The hub
-   * may keep this array as it is while the subscriber is attached: it must not change meanwhile.
-   */
+  /** Channel names and patterns followed; checked against the principal's rights at attach. */
   readonly channels: readonly string[]
   deliver(entry: HubEntry): void
   /**
@@ -102,29 +99,15 @@ interface Attached {
   readonly sub: HubSubscriber
   /** The subscriber has every matching entry after this position (null: since the log's start). */
   since: string | null
-  /** The subscriber's own `channels` when they hold no pattern and no repeat (the usual case). */
-  readonly exact: readonly string[]
-  readonly patterns: readonly string[]
-  readonly patternRes: readonly RegExp[]
+  exact: string[]
+  patterns: string[]
+  patternRes: RegExp[]
   live: boolean
   closed: boolean
   /** Already in the current batch's flush list. */
   dirty: boolean
   /** Follows exactly one channel name and no pattern: served by runs, indexed in `#solo`. */
   readonly solo: boolean
-}
-
-/** What an {@link Attached} without patterns holds for them: one array for every subscriber. */
-const NONE: readonly never[] = Object.freeze([])
-
-/** The exact channel names of `channels`, each once; `channels` itself when that is all it holds. */
-function exactChannels(channels: readonly string[]): readonly string[] {
-  let plain = true
-  for (let i = 0; i < channels.length && plain; i++) {
-    const c = channels[i]!
-    if (isPattern(c) || channels.indexOf(c) !== i) plain = false
-  }
-  return plain ? channels : [...new Set(channels.filter((c) => !isPattern(c)))]
 }
 
 interface PatternSlot {
@@ -268,15 +251,14 @@ export class Hub {
     }
     await this.start()
     if (this.#closed) throw new TidingsError('TIDINGS_ERR_CLOSED')
-    const channels = sub.channels
-    const patterns = channels.some(isPattern) ? channels.filter(isPattern) : NONE
-    const exact = exactChannels(channels)
+    const patterns = sub.channels.filter(isPattern)
+    const exact = [...new Set(sub.channels.filter((c) => !isPattern(c)))]
     const a: Attached = {
       sub,
       since: null,
       exact,
       patterns,
-      patternRes: patterns.length === 0 ? NONE : patterns.map(patternToRegExp),
+      patternRes: patterns.map(patternToRegExp),
       live: false,
       closed: false,
       dirty: false,

@@ -39,9 +39,6 @@ export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 100
 export const DEFAULT_HISTORY_LIMIT = 100
 const MAX_HISTORY_LIMIT = 1000
 
-/** The release of a connection that no per-principal limit counts. */
-const NOTHING_TO_RELEASE = (): void => {}
-
 /** Cross-origin settings. */
 export interface CorsOptions {
   /** Allowed origins, or `'*'`. */
@@ -96,8 +93,7 @@ export class HttpSurface {
   readonly router = new Router()
   readonly #deps: HttpDeps
   readonly #options: Required<Omit<HttpOptions, 'cors'>> & Pick<HttpOptions, 'cors'>
-  /** Open SSE connections, each with the key its principal is counted under (null: not counted). */
-  readonly #connections = new Map<SseConnection, string | null>()
+  readonly #connections = new Set<SseConnection>()
   readonly #perPrincipal = new Map<string, number>()
   readonly #stats: DeliveryStats = { events: 0, bytes: 0, cuts: 0, peakQueuedBytes: 0 }
   readonly #reported: DeliveryStats = { events: 0, bytes: 0, cuts: 0, peakQueuedBytes: 0 }
@@ -166,9 +162,6 @@ export class HttpSurface {
     })
   }
 
-  /** Called by every SSE connection of this surface when its response closes. */
-  readonly #sseClosed = (conn: SseConnection): void => this.#release(conn)
-
   /** Number of open SSE and WebSocket connections. */
   get connectionCount(): number {
     return this.#connections.size + (this.#ws?.size ?? 0)
@@ -183,7 +176,7 @@ export class HttpSurface {
   close(): void {
     this.#closed = true
     clearInterval(this.#heartbeat)
-    for (const c of this.#connections.keys()) c.close('server closing')
+    for (const c of this.#connections) c.close('server closing')
     this.#ws?.close()
   }
 
@@ -207,30 +200,19 @@ export class HttpSurface {
 
   /** Counts a connection against its principal's limit (SSE and WebSocket together); returns its release. */
   #admit(principal: Principal): () => void {
-    const key = this.#count(principal)
-    if (key === null) return NOTHING_TO_RELEASE
+    const key = principal.sub ?? (principal.admin ? null : 'anonymous')
+    if (key === null || this.#deps.auth.open) return () => {}
+    const n = this.#perPrincipal.get(key) ?? 0
+    if (n >= this.#options.maxConnectionsPerPrincipal) throw new TidingsError('TIDINGS_ERR_TOO_MANY_CONNECTIONS')
+    this.#perPrincipal.set(key, n + 1)
     let released = false
     return () => {
       if (released) return
       released = true
-      this.#uncount(key)
+      const left = (this.#perPrincipal.get(key) ?? 1) - 1
+      if (left <= 0) this.#perPrincipal.delete(key)
+      else this.#perPrincipal.set(key, left)
     }
-  }
-
-  /** Counts a connection against its principal's limit; returns the key it is counted under (null: none). */
-  #count(principal: Principal): string | null {
-    const key = principal.sub ?? (principal.admin ? null : 'anonymous')
-    if (key === null || this.#deps.auth.open) return null
-    const n = this.#perPrincipal.get(key) ?? 0
-    if (n >= this.#options.maxConnectionsPerPrincipal) throw new TidingsError('TIDINGS_ERR_TOO_MANY_CONNECTIONS')
-    this.#perPrincipal.set(key, n + 1)
-    return key
-  }
-
-  #uncount(key: string): void {
-    const left = (this.#perPrincipal.get(key) ?? 1) - 1
-    if (left <= 0) this.#perPrincipal.delete(key)
-    else this.#perPrincipal.set(key, left)
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -309,20 +291,28 @@ export class HttpSurface {
       res.end(`retry: ${Math.max(limits.retryMs, 5_000)}\n\n`)
       return
     }
-    const counted = this.#count(principal)
-    // No closure per connection: the connection calls this surface's `#sseClosed` when its
-    // response closes, and the principal's key waits in `#connections`.
-    const conn = new SseConnection(res, principal, channels, limits, this.#stats, url.searchParams.get('dispatch') === 'message', this.#sseClosed)
-    this.#connections.set(conn, counted)
+    const admitted = this.#admit(principal)
+    const conn = new SseConnection(res, principal, channels, limits, this.#stats, url.searchParams.get('dispatch') === 'message')
+    this.#connections.add(conn)
     this.#deps.metrics.connections.inc({ transport: 'sse' })
     this.#startHeartbeat()
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      this.#connections.delete(conn)
+      this.#deps.hub.detach(conn)
+      this.#deps.metrics.connections.dec({ transport: 'sse' })
+      admitted()
+    }
+    res.on('close', release)
     req.socket.setNoDelay(true)
     conn.open()
     try {
       await this.#deps.hub.attach(conn, cursor)
     } catch (err) {
       this.#deps.logger.warn({ err }, 'subscriber could not attach')
-      this.#release(conn)
+      release()
       conn.close('attach failed')
       return
     }
@@ -330,20 +320,10 @@ export class HttpSurface {
     if (conn.closed) this.#deps.hub.detach(conn)
   }
 
-  /** Forgets a closed SSE connection: index, gauge, per-principal count. Safe to call twice. */
-  #release(conn: SseConnection): void {
-    const counted = this.#connections.get(conn)
-    if (counted === undefined) return
-    this.#connections.delete(conn)
-    this.#deps.hub.detach(conn)
-    this.#deps.metrics.connections.dec({ transport: 'sse' })
-    if (counted !== null) this.#uncount(counted)
-  }
-
   #startHeartbeat(): void {
     if (this.#heartbeat !== undefined) return
     this.#heartbeat = setInterval(() => {
-      for (const c of this.#connections.keys()) c.heartbeat(this.#deps.hub.heartbeatCursor(c))
+      for (const c of this.#connections) c.heartbeat(this.#deps.hub.heartbeatCursor(c))
     }, this.#options.heartbeatMs)
     this.#heartbeat.unref()
   }

@@ -6,11 +6,6 @@
  * whatever it last received, so it resumes from the log with no gap). On HTTP/1.x, once the head is
  * sent, chunks go to the socket itself: the body is unchunked and the connection is the stream's
  * own, so the response object would only add a cork and a tick per write.
- *
- * An idle connection is what a server holds most of, so it keeps as little as it can: no closure
- * of its own (one `close` listener shared by every connection, the drain listener made on first
- * push-back), no queue arrays until there is something to queue, and the response head flattened
- * into one string.
  */
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
@@ -56,26 +51,6 @@ export function sseHeaders(http2: boolean): Record<string, string> {
   }
 }
 
-/** The connection of each open response, for the `close` listener they all share. */
-const byResponse = new WeakMap<ServerResponse, SseConnection>()
-/** The connection's own reaction to its response closing (set in the class, which keeps it private). */
-let responseClosed: (conn: SseConnection) => void
-
-function onResponseClose(this: ServerResponse): void {
-  const conn = byResponse.get(this)
-  if (conn !== undefined) responseClosed(conn)
-}
-
-/**
- * Flattens a string built by concatenation into one flat string, in place. `node:http` builds a
- * response head piece by piece and keeps it (`_header`) until the response ends: as a rope of some
- * twenty strings that costs several times the head's length. Reading a character makes V8 flatten
- * it; the comparison only keeps the read from being optimised away.
- */
-function flatten(s: unknown): void {
-  if (typeof s === 'string' && s.length > 0 && s.charCodeAt(0) === -1) throw new Error('unreachable')
-}
-
 /** A hub subscriber writing SSE frames to an HTTP response. */
 export class SseConnection implements HubSubscriber {
   readonly principal: Principal
@@ -84,58 +59,31 @@ export class SseConnection implements HubSubscriber {
   readonly #limits: SseLimits
   readonly #stats: DeliveryStats
   readonly #unnamed: boolean
-  readonly #onClose: ((conn: SseConnection) => void) | undefined
-  /** This batch's frames: none, one (the common case, never copied) or several, joined at flush. */
-  #pending: Buffer | Buffer[] | null = null
+  #pending: Buffer[] = []
   /** Events in `#pending` (a run's chunk holds several). */
   #pendingEvents = 0
   /** Where chunks are written: the socket on HTTP/1.x once open, else the response. */
   #out: Socket | ServerResponse
-  /** Chunks waiting for `drain`; null while the socket takes everything. */
-  #queue: Buffer[] | null = null
+  #queue: Buffer[] = []
   #queuedBytes = 0
   #queuedEvents = 0
   #blocked = false
   #closed = false
   /** Cursor of the last frame handed to the socket or queue. */
   #lastCursor: string | null = null
-  /** The `drain` listener, made the first time the socket pushes back. */
-  #drainListener: (() => void) | null = null
 
-  /**
-   * `unnamed`: frames without `event:`, dispatched by an EventSource as `message`
-   * (`?dispatch=message`). `onClose`: called once, when the response closes (the client went,
-   * {@link close}, a cut); one function can serve every connection.
-   */
-  constructor(
-    res: ServerResponse,
-    principal: Principal,
-    channels: readonly string[],
-    limits: SseLimits,
-    stats: DeliveryStats,
-    unnamed = false,
-    onClose?: (conn: SseConnection) => void,
-  ) {
+  /** `unnamed`: frames without `event:`, dispatched by an EventSource as `message` (`?dispatch=message`). */
+  constructor(res: ServerResponse, principal: Principal, channels: readonly string[], limits: SseLimits, stats: DeliveryStats, unnamed = false) {
     this.#res = res
     this.#out = res
     this.#unnamed = unnamed
-    this.#onClose = onClose
     this.principal = principal
     this.channels = channels
     this.#limits = limits
     this.#stats = stats
-    byResponse.set(res, this)
-    res.on('close', onResponseClose)
-  }
-
-  static {
-    responseClosed = (conn) => conn.#responseClosed()
-  }
-
-  #responseClosed(): void {
-    byResponse.delete(this.#res)
-    this.#closed = true
-    this.#onClose?.(this)
+    res.on('close', () => {
+      this.#closed = true
+    })
   }
 
   /** Sends the status line, headers and the `retry:` hint. */
@@ -144,7 +92,6 @@ export class SseConnection implements HubSubscriber {
     if (!http2) this.#res.useChunkedEncodingByDefault = false
     this.#res.writeHead(200, sseHeaders(http2))
     this.#res.write(`retry: ${this.#limits.retryMs}\n: connected\n\n`)
-    flatten((this.#res as { _header?: unknown })._header)
     // Unchunked HTTP/1.x body on a connection of its own: later chunks can go to the socket as
     // they are (they queue behind the head if it is still corked).
     const socket = this.#res.socket
@@ -156,7 +103,7 @@ export class SseConnection implements HubSubscriber {
   }
 
   deliver(entry: HubEntry): void {
-    this.#add(this.#unnamed ? sseMessageFrame(entry) : entry.sseFrame)
+    this.#pending.push(this.#unnamed ? sseMessageFrame(entry) : entry.sseFrame)
     this.#pendingEvents++
     this.#lastCursor = entry.cursor
   }
@@ -164,16 +111,9 @@ export class SseConnection implements HubSubscriber {
   deliverRun(run: HubRun): void {
     const entries = run.entries
     if (entries.length === 0) return
-    this.#add(this.#unnamed ? sseRunMessage(run) : sseRunFrame(run))
+    this.#pending.push(this.#unnamed ? sseRunMessage(run) : sseRunFrame(run))
     this.#pendingEvents += entries.length
     this.#lastCursor = entries[entries.length - 1]!.cursor
-  }
-
-  #add(frame: Buffer): void {
-    const pending = this.#pending
-    if (pending === null) this.#pending = frame
-    else if (Array.isArray(pending)) pending.push(frame)
-    else this.#pending = [pending, frame]
   }
 
   deliverReset(entry: HubEntry): void {
@@ -183,11 +123,20 @@ export class SseConnection implements HubSubscriber {
   flush(): void {
     const frames = this.#pending
     const events = this.#pendingEvents
-    this.#pending = null
     this.#pendingEvents = 0
-    if (frames === null || this.#closed) return
-    // The common case is one frame or one shared run, written as it is.
-    this.#write(Array.isArray(frames) ? Buffer.concat(frames) : frames, events)
+    if (frames.length === 0 || this.#closed) {
+      frames.length = 0
+      return
+    }
+    if (frames.length === 1) {
+      // The common case: one frame or one shared run; the array is kept for the next batch.
+      const chunk = frames[0]!
+      frames.length = 0
+      this.#write(chunk, events)
+      return
+    }
+    this.#pending = []
+    this.#write(Buffer.concat(frames), events)
   }
 
   /**
@@ -213,8 +162,7 @@ export class SseConnection implements HubSubscriber {
 
   #write(chunk: Buffer, events: number): void {
     if (this.#blocked) {
-      if (this.#queue === null) this.#queue = [chunk]
-      else this.#queue.push(chunk)
+      this.#queue.push(chunk)
       this.#queuedBytes += chunk.length
       this.#queuedEvents += events
       if (this.#queuedBytes > this.#stats.peakQueuedBytes) this.#stats.peakQueuedBytes = this.#queuedBytes
@@ -225,17 +173,16 @@ export class SseConnection implements HubSubscriber {
     this.#stats.bytes += chunk.length
     if (!this.#out.write(chunk)) {
       this.#blocked = true
-      this.#out.once('drain', (this.#drainListener ??= () => this.#onDrain()))
+      this.#out.once('drain', this.#onDrain)
     }
   }
 
-  #onDrain(): void {
+  readonly #onDrain = (): void => {
     this.#blocked = false
-    const queue = this.#queue
-    if (this.#closed || queue === null || queue.length === 0) return
-    const chunk = queue.length === 1 ? queue[0]! : Buffer.concat(queue)
+    if (this.#closed || this.#queue.length === 0) return
+    const chunk = this.#queue.length === 1 ? this.#queue[0]! : Buffer.concat(this.#queue)
     const events = this.#queuedEvents
-    this.#queue = null
+    this.#queue = []
     this.#queuedBytes = 0
     this.#queuedEvents = 0
     this.#write(chunk, events)
@@ -244,7 +191,7 @@ export class SseConnection implements HubSubscriber {
   /** The consumer fell too far behind: drop the socket and its buffers at once. */
   #cut(): void {
     this.#closed = true
-    this.#queue = null
+    this.#queue = []
     this.#queuedBytes = 0
     this.#queuedEvents = 0
     this.#stats.cuts++
