@@ -18,6 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Client, Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg'
 import { createPool, loadPg, positiveInteger, type PgModule } from './pg.js'
+import { Coalescer } from '../../core/coalescer.js'
 import { TidingsError } from '../../core/errors.js'
 import type {
   CancelResult,
@@ -431,60 +432,6 @@ function laneOfPayload(payload: string): string | null {
 function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
-}
-
-/** A call waiting in a {@link Coalescer}. */
-interface Pending<I, O> {
-  readonly input: I
-  resolve(output: O): void
-  reject(err: unknown): void
-}
-
-/**
- * Gathers the calls of one kind (enqueue, complete, fail) made in one event-loop turn and sends
- * them as one statement: a worker at concurrency N finishing jobs together costs one round trip and
- * one commit instead of N. Each caller still gets its own answer or its own error: `send` answers
- * per input, in order. A job named twice in one turn starts a new statement, so the second call
- * sees the first one's outcome, as it would one call at a time.
- */
-class Coalescer<I extends { readonly id: string }, O> {
-  #pending = new Map<string, Pending<I, O>>()
-  #scheduled = false
-
-  constructor(
-    private readonly send: (inputs: readonly I[]) => Promise<readonly (O | Error)[]>,
-    private readonly max: number,
-  ) {}
-
-  push(input: I): Promise<O> {
-    if (this.#pending.has(input.id)) this.#flush()
-    return new Promise<O>((resolve, reject) => {
-      this.#pending.set(input.id, { input, resolve, reject })
-      if (this.#pending.size >= this.max) this.#flush()
-      else if (!this.#scheduled) {
-        this.#scheduled = true
-        setImmediate(() => this.#flush())
-      }
-    })
-  }
-
-  #flush(): void {
-    this.#scheduled = false
-    const batch = [...this.#pending.values()]
-    this.#pending = new Map()
-    if (batch.length === 0) return
-    this.send(batch.map((p) => p.input)).then(
-      (outputs) =>
-        batch.forEach((p, i) => {
-          const out = outputs[i]!
-          if (out instanceof Error) p.reject(out)
-          else p.resolve(out)
-        }),
-      (err: unknown) => {
-        for (const p of batch) p.reject(err)
-      },
-    )
-  }
 }
 
 /** The rows a statement returned, matched to the leases it was given: a lease with no row was lost. */

@@ -35,6 +35,7 @@ import type {
   WaitRequest,
 } from '../../core/job-queue.js'
 import { createLogger, type Logger } from '../../core/logger.js'
+import { Coalescer } from '../../core/coalescer.js'
 import { loadRedisClass } from './client.js'
 import { DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL } from './event-log.js'
 import {
@@ -209,6 +210,14 @@ function recordOf(f: Fields, now: number): JobRecord {
   } as JobRecord
 }
 
+/** A complete() call, as the coalescer carries it; `leased` is the record the lease handed out, if the caller passed it. */
+interface CompleteCall {
+  readonly id: string
+  readonly token: string
+  readonly json: string
+  readonly leased: JobRecord | null
+}
+
 /**
  * The record a lease handed out, when `lease` is the {@link JobLease} itself (the worker passes it
  * so): then `complete` needs only what can have changed since, not the whole hash back.
@@ -291,9 +300,8 @@ export class RedisJobQueue implements JobQueue {
   readonly #retentionMs: number
   readonly #listScan: number
   readonly #batch: number
-  /** Calls of {@link complete} waiting for this turn's script call. */
-  #completions: { readonly lease: LeaseRef; readonly json: string; resolve(job: JobRecord): void; reject(err: unknown): void }[] = []
-  #completionsScheduled = false
+  /** Calls of {@link complete} gathered for this turn's script call. */
+  readonly #completes: Coalescer<CompleteCall, JobRecord>
   readonly #logger: Logger
   readonly #lostError: string
   #client: Redis | undefined
@@ -322,6 +330,7 @@ export class RedisJobQueue implements JobQueue {
       if (!Number.isInteger(value) || value < 1) throw invalid(`redis ${name} must be a positive integer`)
     }
     this.keys = redisJobKeys(this.prefix)
+    this.#completes = new Coalescer<CompleteCall, JobRecord>((calls) => this.#completeMany(calls), this.#batch)
     const lost = new TidingsError('TIDINGS_ERR_JOB_WORKER_LOST')
     this.#lostError = JSON.stringify({ message: lost.message, code: lost.code, stack: null } satisfies JobError)
   }
@@ -422,49 +431,25 @@ export class RedisJobQueue implements JobQueue {
     await this.#run(SET_PROGRESS, [lease.id, lease.token, JSON.stringify(progress)])
   }
 
+  /** Completions of one event-loop turn go to Redis as one script call (see {@link Coalescer}). */
   async complete(lease: LeaseRef, result: unknown): Promise<JobRecord> {
     const json = JSON.stringify(result) ?? 'null'
     if (this.#closed) throw new TidingsError('TIDINGS_ERR_CLOSED', { detail: 'the job queue is closed' })
-    return new Promise<JobRecord>((resolve, reject) => {
-      if (this.#completions.length >= this.#batch) this.#flushCompletions()
-      this.#completions.push({ lease, json, resolve, reject })
-      if (!this.#completionsScheduled) {
-        this.#completionsScheduled = true
-        setImmediate(() => {
-          this.#completionsScheduled = false
-          this.#flushCompletions()
-        })
-      }
-    })
+    return this.#completes.push({ id: lease.id, token: lease.token, json, leased: leasedRecord(lease) })
   }
 
-  /**
-   * Completes every job queued by {@link complete} in this event-loop turn with one script call: a
-   * worker whose handlers end together pays one round trip, not one per job.
-   */
-  #flushCompletions(): void {
-    const batch = this.#completions
-    if (batch.length === 0) return
-    this.#completions = []
-    const held = batch.map((c) => leasedRecord(c.lease))
-    this.#run(
+  /** One COMPLETE call for a turn's completions; each answer is the job's record or its lease-lost error. */
+  async #completeMany(calls: readonly CompleteCall[]): Promise<(JobRecord | Error)[]> {
+    const reply = await this.#run(
       COMPLETE,
-      batch.flatMap((c, i) => [c.lease.id, c.lease.token, c.json, held[i] === null ? 'r' : 's']),
-    ).then(
-      (reply) => {
-        const now = Number(reply[1])
-        batch.forEach((c, i) => {
-          const answer = reply[i + 2]
-          const leased = held[i]!
-          if (answer === null || answer === undefined) c.reject(new TidingsError('TIDINGS_ERR_JOB_LEASE_LOST', { detail: `job ${c.lease.id}` }))
-          else if (leased === null) c.resolve(recordOf(fieldsOf(answer), now))
-          else c.resolve(succeededRecord(leased, asArray(answer) as (string | null)[], c.json, now))
-        })
-      },
-      (err: unknown) => {
-        for (const c of batch) c.reject(err)
-      },
+      calls.flatMap((c) => [c.id, c.token, c.json, c.leased === null ? 'r' : 's']),
     )
+    const now = Number(reply[1])
+    return calls.map((c, i) => {
+      const answer = reply[i + 2]
+      if (answer === null || answer === undefined) return new TidingsError('TIDINGS_ERR_JOB_LEASE_LOST', { detail: `job ${c.id}` })
+      return c.leased === null ? recordOf(fieldsOf(answer), now) : succeededRecord(c.leased, asArray(answer) as (string | null)[], c.json, now)
+    })
   }
 
   async fail(lease: LeaseRef, error: JobError, retryAt: Date | null): Promise<JobRecord> {
@@ -576,7 +561,7 @@ export class RedisJobQueue implements JobQueue {
   async close(): Promise<void> {
     if (this.#closed) return
     // Completions asked for before the close still go out, ahead of QUIT on the same connection.
-    this.#flushCompletions()
+    this.#completes.flush()
     this.#closed = true
     for (const w of [...this.#waiters]) w.wake()
     this.#subscriber?.disconnect()
