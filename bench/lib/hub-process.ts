@@ -15,6 +15,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { EventLog } from '../../src/core/event-log.js'
 import { createTidings } from '../../src/tidings.js'
+import { pace } from './pace.js'
 
 async function openLog(): Promise<EventLog | undefined> {
   const engine = process.env.BENCH_ENGINE ?? 'memory'
@@ -39,7 +40,6 @@ server.listen(0, '127.0.0.1', async () => {
 })
 
 const PAD = 'x'.repeat(150)
-const TICK_MS = 5
 
 /** Settling before a memory reading: how often the subscriber count is checked, and the longest wait. */
 const SETTLE_POLL_MS = 50
@@ -71,25 +71,6 @@ process.on('message', async (msg: { cmd: string; rate: number; ms: number; chann
     process.exit(0)
   }
   if (msg.cmd !== 'publish') return
-  const start = performance.now()
-  const cpu = process.cpuUsage()
-  let published = 0
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const elapsed = performance.now() - start
-      if (elapsed >= msg.ms) {
-        clearInterval(timer)
-        resolve()
-        return
-      }
-      const due = Math.min(1000, Math.floor((elapsed / 1000) * msg.rate) - published)
-      if (due <= 0) return
-      const t = String(process.hrtime.bigint())
-      const batch = Array.from({ length: due }, () => ({ type: 'bench.tick', channels: [msg.channel], data: { t, pad: PAD } }))
-      published += due
-      void tidings.publish(batch)
-    }, TICK_MS)
-  })
-  const used = process.cpuUsage(cpu)
-  process.send!({ published, cpu: (used.user + used.system) / 1000 / msg.ms })
+  const channels = [msg.channel]
+  process.send!(await pace(msg.rate, msg.ms, (due, t) => void tidings.publish(Array.from({ length: due }, () => ({ type: 'bench.tick', channels, data: { t, pad: PAD } })))))
 })

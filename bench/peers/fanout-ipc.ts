@@ -1,14 +1,15 @@
 /**
  * What every fan-out peer under bench/peers shares with bench/lib/hub-process.ts: the IPC protocol
  * bench/lib/ramp.ts drives ({ ready, port } first; { cmd: 'publish', rate, ms, channel } →
- * { published, cpu }; { cmd: 'exit' }) and the pacing loop, copied from hub-process.ts: every 5 ms,
- * publish the events due so far (at most 1000 per tick), all stamped with one publish time.
+ * { published, cpu }; { cmd: 'exit' }) and the pacing of bench/lib/pace.ts: every 5 ms, the events
+ * due so far (at most 1000 per tick), all stamped with one publish time.
  *
  * The events are the seed-000 envelope (snake_case, `event_type: 'bench.tick'`), whose `data` is
  * hub-process.ts's payload: `{ t, pad }`, `t` the publish time on the monotonic clock every
  * process on this machine shares (the load generators read it), `pad` 150 bytes.
  */
 import { randomUUID } from 'node:crypto'
+import { pace } from '../lib/pace.js'
 
 /** One event as the peers publish it (seed 000's format). */
 export interface SeedEvent {
@@ -20,7 +21,6 @@ export interface SeedEvent {
 }
 
 const PAD = 'x'.repeat(150)
-const TICK_MS = 5
 const SYSTEM_USER = '00000000-0000-0000-0000-000000000000'
 
 /**
@@ -34,28 +34,11 @@ export function serveRamp(port: number, publish: (channel: string, events: SeedE
       process.exit(0)
     }
     if (msg.cmd !== 'publish') return
-    const start = performance.now()
-    const cpu = process.cpuUsage()
-    let published = 0
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const elapsed = performance.now() - start
-        if (elapsed >= msg.ms) {
-          clearInterval(timer)
-          resolve()
-          return
-        }
-        const due = Math.min(1000, Math.floor((elapsed / 1000) * msg.rate) - published)
-        if (due <= 0) return
-        const t = String(process.hrtime.bigint())
-        const occurredAt = new Date().toISOString()
-        const events = Array.from({ length: due }, (): SeedEvent => ({ event_id: randomUUID(), event_type: 'bench.tick', user_id: SYSTEM_USER, data: { t, pad: PAD }, occurred_at: occurredAt }))
-        published += due
-        publish(msg.channel, events)
-      }, TICK_MS)
+    const answer = await pace(msg.rate, msg.ms, (due, t) => {
+      const occurredAt = new Date().toISOString()
+      publish(msg.channel, Array.from({ length: due }, (): SeedEvent => ({ event_id: randomUUID(), event_type: 'bench.tick', user_id: SYSTEM_USER, data: { t, pad: PAD }, occurred_at: occurredAt })))
     })
-    const used = process.cpuUsage(cpu)
-    process.send!({ published, cpu: (used.user + used.system) / 1000 / msg.ms })
+    process.send!(answer)
   })
   process.on('disconnect', () => process.exit(0))
   process.send!({ ready: true, port })
